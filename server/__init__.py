@@ -1,0 +1,1 @@
+"""Mouthpiece's HTTP inference service and the `mouthpiece` command line."""
