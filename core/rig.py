@@ -176,8 +176,7 @@ class FaceRig:
                 channels=[str(c) for c in z["channels"]],
                 basis=z["basis"],
                 landmarks={
-                    str(n): int(i)
-                    for n, i in zip(z["landmark_names"], z["landmark_indices"], strict=True)
+                    str(n): int(i) for n, i in zip(z["landmark_names"], z["landmark_indices"], strict=True)
                 }
                 if "landmark_names" in z
                 else {},
@@ -185,8 +184,8 @@ class FaceRig:
                 joint_parents=z["joint_parents"] if has_joints else None,
                 joint_positions=z["joint_positions"] if has_joints else None,
                 skin_weights=z["skin_weights"] if has_joints else None,
-                pose_correctives=z["pose_correctives"] if "pose_correctives" in z else None,
+                pose_correctives=z.get("pose_correctives", None),
                 part_names=[str(n) for n in z["part_names"]] if "part_names" in z else [],
-                vertex_parts=z["vertex_parts"] if "vertex_parts" in z else None,
+                vertex_parts=z.get("vertex_parts", None),
                 meta=json.loads(str(z["meta"])) if "meta" in z else {},
             )

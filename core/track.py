@@ -130,7 +130,7 @@ class Track:
                 channels=channels,
                 values=values,
                 rotations={k[len("rotation_") :]: z[k] for k in z.files if k.startswith("rotation_")},
-                translation=z["translation"] if "translation" in z else None,
+                translation=z.get("translation", None),
                 meta=json.loads(str(z["meta"])) if "meta" in z else {},
             )
 
@@ -169,7 +169,9 @@ class Track:
             rig=d["rig"],
             channels=channels,
             values=values,
-            rotations={k: np.asarray(v, dtype=np.float32).reshape(-1, 3) for k, v in d.get("rotations", {}).items()},
+            rotations={
+                k: np.asarray(v, dtype=np.float32).reshape(-1, 3) for k, v in d.get("rotations", {}).items()
+            },
             translation=np.asarray(d["translation"], dtype=np.float32).reshape(-1, 3)
             if d.get("translation") is not None
             else None,

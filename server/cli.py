@@ -1,4 +1,8 @@
-"""The `mouthpiece` command line: the one composition root (DESIGN §1, §7)."""
+"""The `mouthpiece` command line: the one composition root (DESIGN §1, §7).
+
+Only the chosen subcommand's module is imported, so `mouthpiece animate --engine builtin` never pays
+for torch, bpy or FastAPI.
+"""
 
 from __future__ import annotations
 
@@ -10,34 +14,38 @@ from collections.abc import Sequence
 from core import __version__
 from core.errors import MouthpieceError
 
-COMMANDS: dict[str, str] = {
-    "serve": "server.commands.serve",
-    "animate": "server.commands.animate",
-    "blend": "server.commands.blend",
-    "render-video": "server.commands.render_video",
-    "models": "server.commands.models",
-    "import-flame": "server.commands.import_flame",
-    "rig": "server.commands.rig",
-    "bench": "server.commands.bench",
+# name → (module, one-line help shown in `mouthpiece --help`)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("server.commands.serve", "run the local inference server"),
+    "animate": ("server.commands.animate", "audio → animation track (.npz/.json), no server needed"),
+    "blend": ("server.commands.blend", "audio → animated head in a .blend (+ preview video)"),
+    "models": ("server.commands.models", "list engines and licensed assets, and where missing ones go"),
+    "import-flame": ("server.commands.import_flame", "convert a FLAME .pkl into Mouthpiece's rig file"),
+    "rig": ("server.commands.rig", "write a rig as .npz or .glb"),
+    "bench": ("server.commands.bench", "measure speed and quality"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to add its arguments."""
     parser = argparse.ArgumentParser(
         prog="mouthpiece", description="Speech-driven 3D face animation for Blender."
     )
     parser.add_argument("--version", action="version", version=f"mouthpiece {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, module_name in COMMANDS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    for name, (module_name, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(p)
+            p.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
