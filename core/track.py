@@ -58,9 +58,7 @@ class Track:
         if not self.rig:
             raise InputError("track has no rig id")
         if self.values.ndim != 2 or self.values.shape[1] != len(self.channels):
-            raise InputError(
-                f"track values must be (T, C={len(self.channels)}), got {tuple(self.values.shape)}"
-            )
+            raise InputError(f"track values must be (T, C={len(self.channels)}), got {tuple(self.values.shape)}")
         if len(set(self.channels)) != len(self.channels):
             raise InputError("track has duplicate channel names")
         t = self.values.shape[0]
@@ -122,13 +120,11 @@ class Track:
             if missing:
                 raise InputError(f"track .npz is missing {sorted(missing)}")
             _check_format(str(z["format"]))
-            channels = [str(c) for c in z["channels"]] if z["channels"].size else []
-            values = z["values"].reshape(-1, len(channels)) if not channels else z["values"]
             return cls(
                 fps=float(z["fps"]),
                 rig=str(z["rig"]),
-                channels=channels,
-                values=values,
+                channels=[str(c) for c in z["channels"]],
+                values=z["values"],
                 rotations={k[len("rotation_") :]: z[k] for k in z.files if k.startswith("rotation_")},
                 translation=z.get("translation", None),
                 meta=json.loads(str(z["meta"])) if "meta" in z else {},
@@ -161,20 +157,14 @@ class Track:
             raise InputError(f"track JSON is missing {sorted(missing)}")
         _check_format(str(d["format"]))
         channels = list(d["channels"])
-        values = np.asarray(d["values"], dtype=np.float32)
-        if values.size == 0:
-            values = values.reshape(0, len(channels))
+        translation = d.get("translation")
         return cls(
             fps=d["fps"],
             rig=d["rig"],
             channels=channels,
-            values=values,
-            rotations={
-                k: np.asarray(v, dtype=np.float32).reshape(-1, 3) for k, v in d.get("rotations", {}).items()
-            },
-            translation=np.asarray(d["translation"], dtype=np.float32).reshape(-1, 3)
-            if d.get("translation") is not None
-            else None,
+            values=_json_array(d["values"], "values", len(channels)),
+            rotations={k: _json_array(v, f"rotation '{k}'", 3) for k, v in d.get("rotations", {}).items()},
+            translation=None if translation is None else _json_array(translation, "translation", 3),
             meta=d.get("meta", {}),
         )
 
@@ -207,12 +197,22 @@ class Track:
         return cls.from_npz(path)
 
 
+def _json_array(data: Any, what: str, width: int) -> np.ndarray:
+    """A nested JSON list as a float32 (T, width) array; ``[]`` is zero frames."""
+    try:
+        arr = np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise InputError(f"track JSON {what} must be a list of rows of numbers") from None
+    if arr.ndim == 1 and arr.size == 0:
+        arr = arr.reshape(0, width)
+    return arr
+
+
 def _check_format(fmt: str) -> None:
     name, _, version = fmt.partition("/")
     if name != "mouthpiece.track" or not version:
         raise InputError(f"not a Mouthpiece track (format '{fmt}')")
     major = version.split(".")[0]
     if major != "1":
-        raise InputError(
-            f"track format version {version} is newer than this Mouthpiece reads (1.x); update Mouthpiece"
-        )
+        hint = "; update Mouthpiece" if major.isdigit() and int(major) > 1 else ""
+        raise InputError(f"track format version {version} is not supported (this Mouthpiece reads 1.x){hint}")
