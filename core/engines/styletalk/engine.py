@@ -1,0 +1,197 @@
+"""The `styletalk` engine: phonemes (30 fps) + a style clip → BFM expression track."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from core.audio import SAMPLE_RATE
+from core.engines.base import EngineOptions, ProgressFn, check_cancel
+from core.engines.styletalk.config import StyleTalkConfig, config_from_state_dict, read_overrides
+from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
+from core.engines.styletalk.style_clip import find_style, list_styles, pad_style_clip, read_style_clip
+from core.errors import InputError, ModelFormatError, ModelMissingError
+from core.paths import models_dir
+from core.track import Track
+
+FPS = 30.0
+VOCAB = 41
+SIL = 31
+CHECKPOINT_NAME = "styletalk_checkpoint.pth"
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was asked for, but torch sees no CUDA GPU; use --device cpu")
+    if device not in ("cpu", "cuda"):
+        raise InputError(f"device must be cpu, cuda or auto, not '{device}'")
+    return torch.device(device)
+
+
+def load_styletalk(checkpoint: Path, overrides: dict | None = None) -> StyleTalkNet:
+    """Build the net from the checkpoint's shapes and load it strictly, naming any key mismatch."""
+    try:
+        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a bad file
+        raise ModelFormatError(f"cannot read StyleTalk checkpoint {checkpoint}: {exc}") from None
+    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict):
+        raise ModelFormatError(f"{checkpoint.name} has no 'model_state_dict'; is it a StyleTalk checkpoint?")
+    try:
+        cfg = config_from_state_dict(state, overrides)
+    except InputError as exc:
+        raise ModelFormatError(f"{checkpoint.name}: {exc}") from None
+    net = StyleTalkNet(cfg)
+    expected = net.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        parts = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
+            if keys:
+                parts.append(f"{label}: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}")
+        raise ModelFormatError(f"{checkpoint.name} does not match StyleTalk ({'; '.join(parts)})")
+    net.load_state_dict(state, strict=True)
+    return net.eval()
+
+
+class StyleTalkEngine:
+    """StyleTalk (AAAI 2023): speaking style from a reference clip, transferred to new speech."""
+
+    name = "styletalk"
+    rig = "bfm"
+    native_fps = FPS
+
+    def __init__(
+        self,
+        *,
+        model_dir: str | Path | None = None,
+        checkpoint: str | Path | None = None,
+        model_config: str | Path | None = None,
+        device: str = "cpu",
+    ) -> None:
+        base = Path(model_dir) if model_dir else models_dir() / "styletalk"
+        self.checkpoint = Path(checkpoint) if checkpoint else base / CHECKPOINT_NAME
+        self.styles_dir = base / "styles"
+        self.model_config = model_config
+        self.device_name = device
+        self._net: StyleTalkNet | None = None
+
+    def status(self) -> tuple[bool, str]:
+        if self.checkpoint.is_file():
+            return True, f"weights: {self.checkpoint}"
+        return False, (
+            f"StyleTalk weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) "
+            f"at {self.checkpoint}"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "rig": self.rig,
+            "native_fps": self.native_fps,
+            "emotions": [],
+            "styles": list_styles(self.styles_dir),
+            "style_help": f"a Deep3DFaceRecon .mat or (T,64) .npy clip; named clips live in {self.styles_dir}",
+        }
+
+    def model(self) -> StyleTalkNet:
+        if self._net is None:
+            ready, message = self.status()
+            if not ready:
+                raise ModelMissingError(message)
+            net = load_styletalk(self.checkpoint, read_overrides(self.model_config))
+            self._net = net.to(resolve_device(self.device_name))
+        return self._net
+
+    def run(
+        self,
+        audio: np.ndarray | None,
+        options: EngineOptions,
+        progress: ProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Track:
+        report = progress or (lambda _f, _m: None)
+        ready, message = self.status()
+        if not ready:
+            raise ModelMissingError(message)
+        if not options.style:
+            raise InputError(
+                "StyleTalk needs a style clip: pass a .mat/.npy file or a style name as the style"
+            )
+        style_path = find_style(options.style, self.styles_dir)
+        style = read_style_clip(style_path)
+        warnings: list[str] = []
+        phonemes = options.extra.get("phonemes")
+        if phonemes is not None:
+            seq = validate_phonemes(phonemes)
+        else:
+            if audio is None:
+                raise InputError("StyleTalk needs audio or a phoneme sequence")
+            report(0.02, "finding phonemes")
+            seq, warnings = audio_phonemes(audio, options.transcript)
+        if len(seq) == 0:
+            raise InputError("the clip is too short: no 30 fps frame to animate")
+        check_cancel(cancel)
+        net = self.model()
+        device = next(net.parameters()).device
+        cfg = net.cfg
+        clip, mask = pad_style_clip(style, cfg.style_max_len)
+        if style.shape[0] > cfg.style_max_len:
+            warnings.append(f"style clip has {style.shape[0]} frames; its first {cfg.style_max_len} are used")
+        windows = torch.from_numpy(phoneme_windows(seq, cfg.half_window, SIL))[None].to(device)
+        report(0.1, "animating")
+
+        def on_chunk(fraction: float) -> None:
+            check_cancel(cancel)
+            report(0.1 + 0.85 * fraction, "animating")
+
+        exp = net(
+            windows,
+            torch.from_numpy(clip)[None].to(device),
+            torch.from_numpy(mask)[None].to(device),
+            on_chunk=on_chunk,
+        )[0]
+        track = Track(
+            fps=FPS,
+            rig=self.rig,
+            channels=[f"exp{i:02d}" for i in range(cfg.exp_dim)],
+            values=exp.float().cpu().numpy(),
+            meta={
+                "engine": self.name,
+                "model": self.checkpoint.name,
+                "style": style_path.stem,
+                "audio_duration": None if audio is None else len(audio) / SAMPLE_RATE,
+                "phonemes": "given" if phonemes is not None else "pocketsphinx",
+                "warnings": warnings,
+            },
+        )
+        report(1.0, "done")
+        return track
+
+
+def validate_phonemes(phonemes: Any) -> np.ndarray:
+    seq = np.asarray(phonemes)
+    if seq.ndim != 1 or not np.issubdtype(seq.dtype, np.integer):
+        raise InputError("phonemes must be a flat list of integer indices (one per 30 fps frame)")
+    if seq.size and (seq.min() < 0 or seq.max() >= VOCAB):
+        raise InputError(f"phoneme indices must be in 0..{VOCAB - 1} (StyleTalk's phindex)")
+    return seq.astype(np.int64)
+
+
+def audio_phonemes(audio: np.ndarray, transcript: str | None) -> tuple[np.ndarray, list[str]]:
+    """30 fps StyleTalk indices from the builtin engine's pocketsphinx front end."""
+    from core.phonetics import phones_for, styletalk_indices
+
+    segments, warnings = phones_for(audio, transcript)
+    n_frames = int(len(audio) / SAMPLE_RATE * FPS)
+    return styletalk_indices(segments, n_frames), list(warnings)
+
+
+__all__ = ["StyleTalkConfig", "StyleTalkEngine", "load_styletalk"]
