@@ -122,9 +122,7 @@ class StyleTalkEngine:
         if not ready:
             raise ModelMissingError(message)
         if not options.style:
-            raise InputError(
-                "StyleTalk needs a style clip: pass a .mat/.npy file or a style name as the style"
-            )
+            raise InputError("StyleTalk needs a style clip: pass a .mat/.npy file or a style name as the style")
         style_path = find_style(options.style, self.styles_dir)
         style = read_style_clip(style_path)
         warnings: list[str] = []

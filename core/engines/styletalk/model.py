@@ -12,6 +12,9 @@ the official one, reorganised to be lean:
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -127,6 +130,9 @@ class DynamicConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(k, d_out, d_in, 1, 1))
         self.bias = nn.Parameter(torch.empty(k, d_out))
         self.attention = DynamicAttention(d_style, ratio, k)
+        bound = 1 / math.sqrt(d_in)  # nn.Linear's default initialisation, per kernel
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
 
     def mixed(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-style kernel (B, out, in) and bias (B, out)."""
@@ -153,25 +159,21 @@ class DecoderLayer(nn.Module):
         d = cfg.d_model
         self.self_attn = nn.MultiheadAttention(d, cfg.nhead)
         self.multihead_attn = nn.MultiheadAttention(d, cfg.nhead)
-        self.linear1 = DynamicLinear(
-            d, cfg.dim_feedforward, d, cfg.dynamic_k, cfg.dynamic_ratio, cfg.temperature
-        )
+        self.linear1 = DynamicLinear(d, cfg.dim_feedforward, d, cfg.dynamic_k, cfg.dynamic_ratio, cfg.temperature)
         self.linear2 = nn.Linear(cfg.dim_feedforward, d)
         self.norm1 = nn.LayerNorm(d)
         self.norm2 = nn.LayerNorm(d)
         self.norm3 = nn.LayerNorm(d)
 
-    def forward(
-        self,
-        tgt: torch.Tensor,
-        memory: torch.Tensor,
-        kernel: tuple[torch.Tensor, torch.Tensor],
-        batch: int,
-        query_index: int | None = None,
-    ) -> torch.Tensor:
-        """tgt, memory (W, B·N, C); with ``query_index`` only that position is computed."""
+    def self_block(self, tgt: torch.Tensor, query_index: int | None = None) -> torch.Tensor:
+        """Self-attention + add & norm; with ``query_index`` only that position is computed."""
         q = tgt if query_index is None else tgt[query_index : query_index + 1]
-        x = self.norm1(q + self.self_attn(q, tgt, tgt, need_weights=False)[0])
+        return self.norm1(q + self.self_attn(q, tgt, tgt, need_weights=False)[0])
+
+    def cross_block(
+        self, x: torch.Tensor, memory: torch.Tensor, kernel: tuple[torch.Tensor, torch.Tensor], batch: int
+    ) -> torch.Tensor:
+        """Cross-attention to the content, then the style-dynamic feed-forward (x, memory: (W, B·N, C))."""
         x = self.norm2(x + self.multihead_attn(x, memory, memory, need_weights=False)[0])
         length, bn, c = x.shape
         h = self.linear1(x.reshape(length, batch, bn // batch, c), *kernel).reshape(length, bn, -1)
@@ -185,13 +187,20 @@ class DynamicDecoder(nn.Module):
         self.norm = nn.LayerNorm(cfg.d_model)
 
     def forward(self, start: torch.Tensor, memory: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        """start, memory (W, B·N, C), style (B, C) → centre features (B·N, C)."""
-        x = start
+        """start (W, B, C) per style, memory (W, B·N, C), style (B, C) → centre features (B·N, C).
+
+        The first self-attention sees only position + style, so it runs once per style, not per frame.
+        """
+        batch = style.shape[0]
+        frames = memory.shape[1] // batch
         centre = start.shape[0] // 2
         last = len(self.layers) - 1
+        x = start
         for i, layer in enumerate(self.layers):
-            kernel = layer.linear1.dynamic_conv.mixed(style)
-            x = layer(x, memory, kernel, style.shape[0], centre if i == last else None)
+            x = layer.self_block(x, centre if i == last else None)
+            if i == 0:
+                x = x.repeat_interleave(frames, dim=1)
+            x = layer.cross_block(x, memory, layer.linear1.dynamic_conv.mixed(style), batch)
         return self.norm(x)[0]
 
 
@@ -216,8 +225,7 @@ class DisentangleDecoder(nn.Module):
     def forward(self, content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         """content (W, B·N, C) with frames grouped by batch item, style (B, C) → (B·N, exp_dim)."""
         w, bn = content.shape[:2]
-        b = style.shape[0]
-        start = self.pos_embed(w) + style.repeat_interleave(bn // b, dim=0)[None]
+        start = self.pos_embed(w) + style[None]
         upper = self.upper_tail_fc(self.upper_decoder(start, content, style))
         lower = self.lower_tail_fc(self.lower_decoder(start, content, style))
         out = content.new_zeros(bn, self.cfg.exp_dim)
@@ -241,19 +249,25 @@ class StyleTalkNet(nn.Module):
         style_clip: torch.Tensor,
         pad_mask: torch.Tensor | None = None,
         chunk: int = 256,
-        on_chunk=None,
+        on_chunk: Callable[[float], None] | None = None,
     ) -> torch.Tensor:
-        """windows (B, N, W) phoneme ids, style_clip (B, L, 64) → expression (B, N, 64), in frame chunks."""
-        b, n, _ = windows.shape
+        """windows (B, N, W) phoneme ids, style_clip (B, L, 64) → expression (B, N, 64), in frame chunks.
+
+        A frame's output depends only on its phoneme window and the style, so each distinct window
+        (per batch item) is decoded once: silence and held phones cost nothing extra.
+        """
         style = self.style_encoder(style_clip, pad_mask)
-        parts = []
-        for s in range(0, n, chunk):
-            win = windows[:, s : s + chunk]
-            content = self.content_encoder(win.reshape(-1, win.shape[-1]))
-            parts.append(self.decoder(content, style).view(b, win.shape[1], -1))
-            if on_chunk is not None:
-                on_chunk(min(s + chunk, n) / n)
-        return torch.cat(parts, dim=1)
+        outputs = []
+        for b in range(windows.shape[0]):
+            unique, inverse = torch.unique(windows[b], dim=0, return_inverse=True)
+            parts = []
+            for s in range(0, unique.shape[0], chunk):
+                content = self.content_encoder(unique[s : s + chunk])
+                parts.append(self.decoder(content, style[b : b + 1]))
+                if on_chunk is not None:
+                    on_chunk((b + min(s + chunk, unique.shape[0]) / unique.shape[0]) / windows.shape[0])
+            outputs.append(torch.cat(parts)[inverse])
+        return torch.stack(outputs)
 
 
 def phoneme_windows(phonemes: np.ndarray, half_window: int, sil: int = 31) -> np.ndarray:

@@ -64,9 +64,7 @@ def find_style(style: str, styles_dir: Path) -> Path:
         if "/" in style or "\\" in style:
             raise InputError(f"style clip not found: {p}")
     if not STYLE_NAME.match(style) or ".." in style:
-        raise InputError(
-            f"invalid style name '{style}': use the name of a clip in {styles_dir}, or a file path"
-        )
+        raise InputError(f"invalid style name '{style}': use the name of a clip in {styles_dir}, or a file path")
     for suffix in (".mat", ".npy"):
         candidate = styles_dir / f"{style}{suffix}"
         if candidate.is_file():
