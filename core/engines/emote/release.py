@@ -1,0 +1,250 @@
+"""Reading an official EMOTE release folder: ``cfg.yaml`` + ``checkpoints/last.ckpt`` (+ FLINT prior folder).
+
+The checkpoint is a Lightning file ``{"state_dict": ...}``. Weights load with ``weights_only=True``;
+Lightning extras that hold config objects (OmegaConf, Lightning classes) are read as inert
+placeholders and dropped, never executed.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from core.engines.emote.config import (
+    ANCHOR_KEYS,
+    PRIOR_ANCHOR,
+    EmoteConfig,
+    cfg_get,
+    default_model_dir,
+    emote_config,
+    read_yaml,
+)
+from core.engines.emote.network import EmoteNetwork
+from core.errors import ModelFormatError, ModelMissingError
+
+# Non-neural tensors that the real checkpoints carry (FLAME/texture buffers); we use the user's FLAME.
+IGNORED_PREFIXES: tuple[str, ...] = (
+    "preprocessor.",
+    "sequence_decoder.flame.",
+    "sequence_decoder.motion_prior.preprocessor.",
+    "sequence_decoder.motion_prior.postprocessor.",
+)
+# A FLINT checkpoint also holds its encoder (discarded by EMOTE) and FLAME buffers.
+PRIOR_IGNORED_PREFIXES: tuple[str, ...] = ("motion_encoder.", "preprocessor.", "postprocessor.")
+# Modules whose classes may appear in Lightning extras (hyper-parameters, loops); read as inert stubs.
+_INERT_MODULES = ("omegaconf", "pytorch_lightning", "lightning", "lightning_fabric", "munch", "pathlib", "typing")
+_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)\.(\w+) was not an allowed global")
+
+
+def _inert(module: str, name: str) -> type:
+    def accept(self: Any, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    return type(name, (), {"__module__": module, "__qualname__": name, "__init__": accept, "__setstate__": accept})
+
+
+# The OmegaConf classes a pickled DictConfig refers to, stubbed up front so a large checkpoint is
+# usually read once; any other class from _INERT_MODULES is stubbed when the unpickler names it.
+_KNOWN_EXTRAS = (
+    ("omegaconf.dictconfig", "DictConfig"),
+    ("omegaconf.listconfig", "ListConfig"),
+    ("omegaconf.base", "ContainerMetadata"),
+    ("omegaconf.base", "Metadata"),
+    ("omegaconf.nodes", "AnyNode"),
+    ("omegaconf.nodes", "StringNode"),
+    ("omegaconf.nodes", "IntegerNode"),
+    ("omegaconf.nodes", "FloatNode"),
+    ("omegaconf.nodes", "BooleanNode"),
+    ("typing", "Any"),
+)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` that tolerates config objects in Lightning's extras."""
+    stubs: list[type] = [_inert(module, name) for module, name in _KNOWN_EXTRAS]
+    for _ in range(64):
+        try:
+            with torch.serialization.safe_globals(stubs):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
+            break
+        except pickle.UnpicklingError as exc:
+            m = _UNSUPPORTED_GLOBAL.search(str(exc))
+            if not m or m.group(1).split(".")[0] not in _INERT_MODULES:
+                raise ModelFormatError(f"{path} holds objects that are not weights; refusing to load it") from None
+            stubs.append(_inert(m.group(1), m.group(2)))
+        except (RuntimeError, EOFError, OSError, ValueError) as exc:
+            raise ModelFormatError(f"{path} is not a readable PyTorch checkpoint ({str(exc)[:100]})") from None
+    else:
+        raise ModelFormatError(f"{path} holds too many non-weight objects")
+    if not isinstance(obj, Mapping):
+        raise ModelFormatError(f"{path} is not a checkpoint dictionary")
+    sd = obj.get("state_dict", obj)
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ModelFormatError(
+            f"{path} is not a Lightning checkpoint: it has no 'state_dict' of tensors "
+            f"(top-level keys: {_names([str(k) for k in obj])})"
+        )
+    return dict(sd)
+
+
+def _names(keys: list[str], limit: int = 8) -> str:
+    shown = ", ".join(sorted(keys)[:limit])
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def _find_checkpoint(folder: Path) -> Path | None:
+    """``checkpoints/last.ckpt``; else the best 'val' checkpoint (lowest loss in its name); else the only one."""
+    ckpts = folder / "checkpoints"
+    if (ckpts / "last.ckpt").is_file():
+        return ckpts / "last.ckpt"
+    found = sorted(ckpts.glob("*.ckpt")) if ckpts.is_dir() else []
+    val = [p for p in found if "val" in p.name]
+
+    def loss(p: Path) -> float:
+        m = re.search(r"=([-+0-9.eE]+?)(?:\.ckpt)?$", p.name)
+        return float(m.group(1)) if m else float("inf")
+
+    if val:
+        return min(val, key=loss)
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass
+class Release:
+    """A loaded release: config, the state dict in our naming, and where it came from."""
+
+    folder: Path
+    checkpoint: Path
+    cfg: dict[str, Any]
+    config: EmoteConfig
+    state_dict: dict[str, torch.Tensor]
+    prior_folder: Path | None
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+def _prior_folder(cfg: Mapping[str, Any], model_dir: Path) -> Path | None:
+    """Locate the FLINT folder named by ``motion_prior.path`` (relative to the assets root upstream)."""
+    rel = str(cfg_get(cfg, "model.sequence_decoder.motion_prior.path", "") or "")
+    candidates: list[Path] = []
+    if rel:
+        p = Path(rel)
+        if p.is_absolute():
+            candidates.append(p)
+        else:
+            # upstream: <assets>/TalkingHead/models/EMOTE_v2 and <assets>/MotionPrior/models/FLINTv2
+            candidates += [base / p for base in (model_dir, *model_dir.parents[:3])]
+            candidates += [base / p.name for base in (model_dir, *model_dir.parents[:3])]
+    for name in ("FLINTv2", "FLINT"):
+        candidates += [model_dir / name, model_dir.parent / name]
+    return next((c for c in candidates if (c / "cfg.yaml").is_file()), None)
+
+
+def load_release(
+    model_dir: Path | None = None, checkpoint: Path | None = None, model_config: Path | None = None
+) -> Release:
+    """Read and check a release folder; raise ModelMissingError / ModelFormatError with the reason."""
+    folder = Path(model_dir) if model_dir else default_model_dir()
+    cfg_path = Path(model_config) if model_config else folder / "cfg.yaml"
+    ckpt_path = Path(checkpoint) if checkpoint else _find_checkpoint(folder)
+    if not cfg_path.is_file() or ckpt_path is None or not ckpt_path.is_file():
+        raise ModelMissingError(
+            f"EMOTE weights not found in {folder}: put the EMOTE_v2 release there (cfg.yaml and checkpoints/last.ckpt)"
+        )
+    cfg = read_yaml(cfg_path)
+    sd = {k: v for k, v in load_checkpoint(ckpt_path).items() if not k.startswith(IGNORED_PREFIXES)}
+    missing = [k for k in ANCHOR_KEYS if k not in sd]
+    if missing:
+        raise ModelFormatError(
+            f"{ckpt_path} is not an EMOTE checkpoint: missing keys {_names(missing)}; "
+            f"unexpected keys {_names([k for k in sd if not k.startswith(('audio_model.', 'sequence_'))])}"
+        )
+    prior_cfg = cfg_get(cfg, "model.sequence_decoder.motion_prior.cfg", None)
+    prior_folder = None
+    if PRIOR_ANCHOR not in sd or prior_cfg is None:
+        prior_folder = _prior_folder(cfg, folder)
+    if prior_folder is not None and prior_cfg is None:
+        prior_cfg = read_yaml(prior_folder / "cfg.yaml")
+    if PRIOR_ANCHOR not in sd:
+        if prior_folder is None:
+            raise ModelFormatError(
+                f"{ckpt_path} has no FLINT motion-prior weights and no FLINT prior folder was found "
+                f"(cfg.yaml names '{cfg_get(cfg, 'model.sequence_decoder.motion_prior.path', '')}'); "
+                f"put the FLINTv2 folder beside {folder}"
+            )
+        prior_ckpt = _find_checkpoint(prior_folder)
+        if prior_ckpt is None:
+            raise ModelMissingError(f"no checkpoint found in {prior_folder / 'checkpoints'}")
+        prior_sd = load_checkpoint(prior_ckpt)
+        stray = [k for k in prior_sd if not k.startswith(("motion_decoder.", *PRIOR_IGNORED_PREFIXES))]
+        if stray or PRIOR_ANCHOR[len("sequence_decoder.motion_prior.") :] not in prior_sd:
+            raise ModelFormatError(
+                f"{prior_ckpt} is not a FLINT checkpoint: unexpected keys {_names(stray)}"
+                if stray
+                else f"{prior_ckpt} is not a FLINT checkpoint: missing motion_decoder.* keys"
+            )
+        prefix = "sequence_decoder.motion_prior."
+        sd.update({prefix + k: v for k, v in prior_sd.items() if k.startswith("motion_decoder.")})
+    try:
+        config = emote_config(cfg, sd, prior_cfg)
+    except KeyError as exc:
+        raise ModelFormatError(f"{ckpt_path} is not an EMOTE checkpoint: missing key {exc}") from None
+    return Release(folder, ckpt_path, cfg, config, sd, prior_folder)
+
+
+_WEIGHT_NORM_NAMES = (
+    (".weight_g", ".parametrizations.weight.original0"),
+    (".weight_v", ".parametrizations.weight.original1"),
+)
+
+
+def rename_for(model_keys: set[str], sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map legacy weight-norm names (``weight_g``/``weight_v``) onto the parametrization names if needed."""
+    out: dict[str, torch.Tensor] = {}
+    for k, v in sd.items():
+        for old, new in (
+            (".weight_g", ".parametrizations.weight.original0"),
+            (".weight_v", ".parametrizations.weight.original1"),
+        ):
+            if k.endswith(old) and k not in model_keys and k[: -len(old)] + new in model_keys:
+                k = k[: -len(old)] + new
+        out[k] = v
+    return out
+
+
+def load_weights(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source: Path, assign: bool = False) -> None:
+    """Strict load that names every missing and unexpected key (``assign`` adopts the tensors as they are)."""
+    model_keys = set(model.state_dict())
+    sd = rename_for(model_keys, sd)
+    missing = sorted(model_keys - set(sd))
+    unexpected = sorted(set(sd) - model_keys)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys {_names(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys {_names(unexpected)}")
+        raise ModelFormatError(f"{source} does not match the EMOTE layout: {'; '.join(parts)}")
+    shapes = model.state_dict()
+    wrong = [
+        f"{k} {tuple(v.shape)} (expected {tuple(shapes[k].shape)})" for k, v in sd.items() if v.shape != shapes[k].shape
+    ]
+    if wrong:
+        raise ModelFormatError(f"{source} has tensors of the wrong shape: {_names(wrong, 4)}")
+    model.load_state_dict(sd, strict=True, assign=assign)
+
+
+def build_network(release: Release) -> EmoteNetwork:
+    """The network with the release's weights, built without a throw-away random initialisation."""
+    with torch.device("meta"):
+        net = EmoteNetwork(release.config)
+    load_weights(net, release.state_dict, release.checkpoint, assign=True)
+    return net.float().eval()

@@ -1,0 +1,441 @@
+"""EMOTE: official release layout, fixture parity, engine output, bad inputs, any length."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import shutil
+import sys
+import threading
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from core.engines import get_engine  # noqa: E402
+from core.engines.base import EngineOptions  # noqa: E402
+from core.engines.emote import EmoteEngine  # noqa: E402
+from core.engines.emote.config import EmoteConfig, emote_config, identity_names, read_yaml  # noqa: E402
+from core.engines.emote.inputs import (  # noqa: E402
+    condition_matrix,
+    emotion_track,
+    emotion_vector,
+    intensity_vector,
+    prepare_audio,
+    resolve_identity,
+)
+from core.engines.emote.network import EmoteNetwork  # noqa: E402
+from core.engines.emote.release import load_release, load_weights, rename_for  # noqa: E402
+from core.engines.emote.windows import fade_weights, plan_windows, run_windows  # noqa: E402
+from core.errors import Cancelled, InputError, ModelFormatError, ModelMissingError  # noqa: E402
+
+ATOL = 1e-4
+SEAM_TOL = 0.05  # windowed vs single pass in the cross-fade region (fixture output range ≈ ±2.2)
+PRIOR = "sequence_decoder.motion_prior."
+
+
+def _release(folder: Path, reference: Path, sd: dict | None = None, cfg: dict | None = None) -> Path:
+    (folder / "checkpoints").mkdir(parents=True, exist_ok=True)
+    if cfg is None:
+        shutil.copy(reference / "emote_small_cfg.yaml", folder / "cfg.yaml")
+    else:
+        (folder / "cfg.yaml").write_text(json.dumps(cfg))  # JSON is YAML
+    if sd is None:
+        shutil.copy(reference / "emote_small.ckpt", folder / "checkpoints" / "last.ckpt")
+    else:
+        torch.save({"state_dict": sd}, folder / "checkpoints" / "last.ckpt")
+    return folder
+
+
+def _state_dict(reference: Path) -> dict:
+    return dict(torch.load(reference / "emote_small.ckpt", weights_only=True)["state_dict"])
+
+
+@pytest.fixture(scope="module")
+def io(reference_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(reference_dir / "emote_small_io.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def release_dir(tmp_path_factory: pytest.TempPathFactory, reference_dir: Path) -> Path:
+    return _release(tmp_path_factory.mktemp("EMOTE_v2"), reference_dir)
+
+
+@pytest.fixture(scope="module")
+def engine(release_dir: Path) -> EmoteEngine:
+    eng = get_engine("emote", model_dir=release_dir, device="cpu")
+    assert isinstance(eng, EmoteEngine)
+    return eng
+
+
+def _fixture_options() -> EngineOptions:
+    return EngineOptions(emotion="surprised", intensity=1.0, extra={"identity": 1})
+
+
+def _speech_like(seconds: float, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * 16000)) / 16000
+    f = 200 + 150 * np.sin(2 * np.pi * 0.3 * t)
+    tone = 0.3 * np.sin(2 * np.pi * np.cumsum(f) / 16000) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    return (tone + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+
+
+# ---- parity with the reference ------------------------------------------------------------------
+def test_audio_preparation_matches_upstream_loader(io: dict) -> None:
+    values = prepare_audio(io["wav_float32"])
+    assert np.array_equal(values, io["input_values"])
+    pcm = (io["wav_float32"].astype(np.float64) * 32768).astype(np.int16)
+    assert np.array_equal(pcm, io["wav_int16"])
+
+
+def test_network_reproduces_fixture_output_and_intermediates(engine: EmoteEngine, io: dict) -> None:
+    engine._load()
+    net = engine._net
+    cond = np.concatenate(
+        [np.eye(8)[io["emotion_index"]], np.eye(3)[io["intensity_index"]], np.eye(4)[io["identity_index"]]]
+    )
+    cond = np.tile(cond.astype(np.float32), (62, 1))
+    assert np.array_equal(cond, condition_matrix(emotion_track(62, "surprised", 1.0), 1, 4))
+    keep: dict = {}
+    with torch.inference_mode():
+        out = net(torch.from_numpy(io["input_values"])[None], torch.from_numpy(cond)[None], keep)
+    np.testing.assert_allclose(out[0].numpy(), io["output"], atol=ATOL, rtol=0)
+    for key in ("audio_feature", "seq_encoder_output", "styled_hidden", "decoder_latent", "prior_input_sequence"):
+        np.testing.assert_allclose(keep[key][0].numpy(), io[key], atol=ATOL, rtol=0, err_msg=key)
+
+
+def test_engine_track_is_the_fixture_output(engine: EmoteEngine, io: dict) -> None:
+    seen: list[float] = []
+    track = engine.run(io["wav_float32"], _fixture_options(), progress=lambda f, _m: seen.append(f))
+    assert track.rig == "flame" and track.fps == 25.0
+    assert track.channels == [f"exp{i:03d}" for i in range(100)]
+    assert track.values.shape == (62, 100) and track.rotations["jaw"].shape == (62, 3)
+    np.testing.assert_allclose(track.values, io["predicted_exp"], atol=ATOL, rtol=0)
+    np.testing.assert_allclose(track.rotations["jaw"], io["predicted_jaw"], atol=ATOL, rtol=0)
+    assert seen[0] == 0.0 and seen[-1] == 1.0 and seen == sorted(seen)
+    meta = track.meta
+    assert meta["engine"] == "emote" and meta["model_version"] == engine.model_dir.name
+    assert (meta["emotion"], meta["intensity"], meta["identity_index"]) == ("surprised", 1.0, 1)
+    assert meta["expects_flame"] == "FLAME 2020" and meta["audio_duration"] == pytest.approx(2.5)
+
+
+def test_cli_animate_returns_fixture_output(release_dir: Path, io: dict, tmp_path: Path) -> None:
+    pytest.importorskip("server.commands.animate", reason="the animate command is not in this checkout yet")
+    from core.track import Track
+    from server.cli import main
+
+    wav = tmp_path / "in.wav"
+    sf.write(wav, io["wav_float32"], 16000, subtype="FLOAT")  # lossless: load_audio gives wav_float32 back
+    out = tmp_path / "t.npz"
+    argv = ["animate", str(wav), "--engine", "emote", "--model-dir", str(release_dir), "--emotion", "surprised"]
+    assert main([*argv, "--intensity", "1", "--identity", "1", "-o", str(out)]) == 0
+    track = Track.load(out)
+    np.testing.assert_allclose(track.values, io["predicted_exp"], atol=ATOL, rtol=0)
+    with np.load(out) as z:
+        np.testing.assert_allclose(z["rotation_jaw"], io["predicted_jaw"], atol=ATOL, rtol=0)
+
+
+# ---- the full-size layout ------------------------------------------------------------------------
+def test_full_size_manifest_matches_a_model_built_from_its_shapes(reference_dir: Path) -> None:
+    manifest = json.loads((reference_dir / "emote_v2_full_manifest.json").read_text())["keys"]
+    shapes = {k: torch.empty(v["shape"], device="meta") for k, v in manifest.items()}
+    cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")
+    dec = cfg["model"]["sequence_decoder"]
+    dec["nhead"] = 8
+    dec["style_embedding"]["n_identities"] = 32
+    prior = dec["motion_prior"]["cfg"]
+    prior["model"]["sequence_decoder"]["nhead"] = 8
+    cfg["model"]["audio"].pop("wav2vec2_config_overrides")
+    config = emote_config(cfg, shapes, prior)
+    assert (config.model_dim, config.bert_ff, config.n_identities) == (256, 256, 32)
+    assert (config.flint.feature_dim, config.flint.ff_dim, config.flint.output_dim) == (128, 384, 103)
+    assert config.wav2vec2["num_attention_heads"] == 12 and config.wav2vec2["num_hidden_layers"] == 12
+    assert config == dataclasses.replace(EmoteConfig.emote_v2(), identity_names=[])
+    with torch.device("meta"):
+        net = EmoteNetwork(config)
+    ours = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in rename_for(set(ours), shapes).items()}
+    assert len(manifest) == 270
+    assert ours == theirs
+
+
+# ---- release folders -----------------------------------------------------------------------------
+def test_prior_weights_from_a_separate_flint_folder(tmp_path: Path, reference_dir: Path, io: dict) -> None:
+    sd = _state_dict(reference_dir)
+    prior = {k[len(PRIOR) :]: v for k, v in sd.items() if k.startswith(PRIOR)}
+    emote = {k: v for k, v in sd.items() if not k.startswith(PRIOR)}
+    cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")
+    prior_cfg = cfg["model"]["sequence_decoder"]["motion_prior"].pop("cfg")
+    models = tmp_path / "assets" / "TalkingHead" / "models"
+    folder = _release(models / "EMOTE_v2", reference_dir, sd=emote, cfg=cfg)
+    flint = tmp_path / "assets" / "MotionPrior" / "models" / "FLINTv2"
+    (flint / "checkpoints").mkdir(parents=True)
+    (flint / "cfg.yaml").write_text(json.dumps(prior_cfg))
+    prior["motion_encoder.linear.weight"] = torch.zeros(2, 2)  # FLINT's encoder: discarded by EMOTE
+    torch.save({"state_dict": prior}, flint / "checkpoints" / "model-epoch=0099-val_loss_total=0.0123.ckpt")
+    torch.save({"state_dict": {}}, flint / "checkpoints" / "model-epoch=0010-val_loss_total=0.9.ckpt")
+    release = load_release(folder)
+    assert release.prior_folder == flint
+    track = EmoteEngine(model_dir=folder).run(io["wav_float32"], _fixture_options())
+    np.testing.assert_allclose(track.values, io["predicted_exp"], atol=ATOL, rtol=0)
+
+
+def test_missing_folder_says_where_to_put_the_weights(tmp_path: Path) -> None:
+    eng = EmoteEngine(model_dir=tmp_path / "nowhere")
+    ready, message = eng.status()
+    assert not ready and "cfg.yaml" in message and "last.ckpt" in message and str(tmp_path) in message
+    with pytest.raises(ModelMissingError, match=r"checkpoints/last\.ckpt"):
+        eng.run(np.zeros(16000, np.float32), EngineOptions())
+
+
+def test_default_folder_is_under_models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOUTHPIECE_MODELS", str(tmp_path))
+    assert EmoteEngine().model_dir == tmp_path / "emote" / "EMOTE_v2"
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path: Path, reference_dir: Path) -> None:
+    folder = _release(tmp_path / "EMOTE_v2", reference_dir)
+    shutil.copy(reference_dir / "styletalk_small.pth", folder / "checkpoints" / "last.ckpt")
+    with pytest.raises(ModelFormatError, match=r"no 'state_dict' .*model_state_dict"):
+        load_release(folder)
+    other = torch.load(reference_dir / "styletalk_small.pth", weights_only=True)["model_state_dict"]
+    torch.save({"state_dict": other}, folder / "checkpoints" / "last.ckpt")
+    with pytest.raises(ModelFormatError, match=r"not an EMOTE checkpoint: missing keys .*sequence_encoder") as err:
+        load_release(folder)
+    assert "unexpected keys content_encoder." in str(err.value)
+
+
+def test_missing_and_unexpected_keys_are_named(tmp_path: Path, reference_dir: Path) -> None:
+    sd = _state_dict(reference_dir)
+    del sd["sequence_decoder.bert_decoder.layers.0.norm2.bias"]
+    sd["sequence_decoder.extra_head.weight"] = torch.zeros(3)
+    release = load_release(_release(tmp_path / "E", reference_dir, sd=sd))
+    net = EmoteNetwork(release.config)
+    with pytest.raises(ModelFormatError) as err:
+        load_weights(net, release.state_dict, release.checkpoint)
+    assert "missing keys sequence_decoder.bert_decoder.layers.0.norm2.bias" in str(err.value)
+    assert "unexpected keys sequence_decoder.extra_head.weight" in str(err.value)
+
+
+def test_flame_buffers_and_lightning_extras_are_ignored(
+    tmp_path: Path, reference_dir: Path, io: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sd = _state_dict(reference_dir)
+    sd["preprocessor.flame.v_template"] = torch.zeros(5, 3)
+    sd["sequence_decoder.flame.shapedirs"] = torch.zeros(5, 3, 2)
+    sd[PRIOR + "postprocessor.flame.v_template"] = torch.zeros(5, 3)
+    # Lightning keeps its hyper-parameters as OmegaConf objects; fake the class so it can be pickled.
+    holder = type("DictConfig", (), {"__module__": "omegaconf.dictconfig"})
+    hp = holder()
+    hp.content = {"lr": 1e-4}
+    folder = _release(tmp_path / "E", reference_dir)
+    loop = type("Progress", (), {"__module__": "pytorch_lightning.loops.progress"})  # stubbed on demand
+    with monkeypatch.context() as patch:
+        for name in ("omegaconf", "pytorch_lightning", "pytorch_lightning.loops"):
+            patch.setitem(sys.modules, name, types.ModuleType(name))
+        patch.setitem(sys.modules, "omegaconf.dictconfig", types.SimpleNamespace(DictConfig=holder))
+        patch.setitem(sys.modules, "pytorch_lightning.loops.progress", types.SimpleNamespace(Progress=loop))
+        ckpt = {"state_dict": sd, "hyper_parameters": hp, "epoch": 7, "loops": {"fit": loop()}}
+        torch.save(ckpt, folder / "checkpoints" / "last.ckpt")
+    track = EmoteEngine(model_dir=folder).run(io["wav_float32"], _fixture_options())
+    np.testing.assert_allclose(track.values, io["predicted_exp"], atol=ATOL, rtol=0)
+
+
+def test_checkpoint_with_code_objects_is_refused(
+    tmp_path: Path, reference_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    thing = type("Thing", (), {"__module__": "payload"})
+    folder = _release(tmp_path / "E", reference_dir)
+    with monkeypatch.context() as patch:
+        patch.setitem(sys.modules, "payload", types.SimpleNamespace(Thing=thing))
+        ckpt = {"state_dict": _state_dict(reference_dir), "x": thing()}
+        torch.save(ckpt, folder / "checkpoints" / "last.ckpt")
+    with pytest.raises(ModelFormatError, match="not weights"):
+        load_release(folder)
+
+
+def test_identity_count_must_agree_with_cfg(tmp_path: Path, reference_dir: Path) -> None:
+    cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")
+    cfg["model"]["sequence_decoder"]["style_embedding"]["n_identities"] = 32
+    with pytest.raises(ModelFormatError, match="32 identities but the checkpoint's condition layer has 4"):
+        load_release(_release(tmp_path / "E", reference_dir, cfg=cfg))
+
+
+# ---- options ------------------------------------------------------------------------------------
+def test_describe_lists_emotions_identities_and_flame(engine: EmoteEngine, release_dir: Path) -> None:
+    assert EmoteEngine(model_dir=release_dir).describe()["identities"] == ["0", "1", "2", "3"]  # from cfg.yaml
+    info = engine.describe()
+    assert info["emotions"][:3] == ["neutral", "happy", "sad"] and len(info["emotions"]) == 8
+    assert info["identities"] == ["0", "1", "2", "3"]
+    assert info["native_fps"] == 25.0 and "FLAME 2020" in info["flame"]
+    assert engine.status()[0]
+
+
+def test_mead_speaker_names() -> None:
+    cfg = {"data": {"data_class": "MEADPseudo3DDM", "split": "random_by_identityV2_sorted_70_15_15"}}
+    names = identity_names(cfg, 32)
+    assert names[0] == "M003" and names[-1] == "W029" and len(set(names)) == 32
+    assert resolve_identity("w029", names, 32) == 31 and resolve_identity("5", names, 32) == 5
+    assert identity_names(cfg, 4) == [] and identity_names({}, 32) == []
+    assert identity_names({"data": {"train_subjects": ["a", "b"]}}, 2) == ["a", "b"]
+    with pytest.raises(InputError, match="choose one of: M003, M005"):
+        resolve_identity("M999", names, 32)
+
+
+def test_device_auto_and_unknown(release_dir: Path) -> None:
+    audio = _speech_like(1.0)
+    with pytest.raises(InputError, match="unknown device 'tpu9'"):
+        EmoteEngine(model_dir=release_dir, device="tpu9").run(audio, EngineOptions())
+    if not torch.cuda.is_available():
+        with pytest.raises(InputError, match="not available"):
+            EmoteEngine(model_dir=release_dir, device="cuda").run(audio, EngineOptions())
+        eng = EmoteEngine(model_dir=release_dir, device="auto")
+        assert eng.run(audio, EngineOptions()).num_frames == 25 and eng._torch_device.type == "cpu"
+
+
+def test_identity_is_validated(engine: EmoteEngine) -> None:
+    audio = _speech_like(1.0)
+    with pytest.raises(InputError, match="out of range"):
+        engine.run(audio, EngineOptions(extra={"identity": 4}))
+    with pytest.raises(InputError, match="unknown EMOTE identity 'M003'"):
+        engine.run(audio, EngineOptions(extra={"identity": "M003"}))
+    a = engine.run(audio, EngineOptions(extra={"identity": "2"}))
+    b = engine.run(audio, EngineOptions(extra={"identity": 2}))
+    c = engine.run(audio, EngineOptions(extra={"identity": 3}))
+    assert np.array_equal(a.values, b.values) and a.meta["identity"] == "2"
+    assert np.abs(a.values - c.values).max() > 1e-3
+
+
+def test_intensity_levels_and_blends() -> None:
+    np.testing.assert_array_equal(intensity_vector(0.0), [1, 0, 0])
+    np.testing.assert_array_equal(intensity_vector(0.5), [0, 1, 0])
+    np.testing.assert_array_equal(intensity_vector(1.0), [0, 0, 1])
+    np.testing.assert_allclose(intensity_vector(0.25), [0.5, 0.5, 0])
+    np.testing.assert_allclose(intensity_vector(0.9), [0, 0.2, 0.8], atol=1e-6)
+    np.testing.assert_array_equal(emotion_vector("neutral", 1.0)[8:], [1, 0, 0])  # neutral has one level
+    assert emotion_vector("contempt", 0.5)[7] == 1.0 and emotion_vector("contempt", 0.5).sum() == 2.0
+
+
+def test_engine_feeds_the_blended_condition(engine: EmoteEngine) -> None:
+    audio = _speech_like(1.0)
+    track = engine.run(audio, EngineOptions(emotion="happy", intensity=0.25, extra={"identity": 3}))
+    cond = np.zeros((25, 15), np.float32)
+    cond[:, 1] = 1.0  # happy
+    cond[:, 8:10] = 0.5  # halfway between mild and medium
+    cond[:, 14] = 1.0  # identity 3
+    with torch.inference_mode():
+        direct = engine._net(torch.from_numpy(prepare_audio(audio))[None], torch.from_numpy(cond)[None])[0]
+    np.testing.assert_allclose(track.values, direct[:, :100].numpy(), atol=1e-6)
+    mild = engine.run(audio, EngineOptions(emotion="happy", intensity=0.0)).values
+    strong = engine.run(audio, EngineOptions(emotion="happy", intensity=1.0)).values
+    assert np.abs(mild - strong).max() > 1e-3
+    n0 = engine.run(audio, EngineOptions(emotion="neutral", intensity=0.0)).values
+    n1 = engine.run(audio, EngineOptions(emotion="neutral", intensity=1.0)).values
+    assert np.array_equal(n0, n1)
+
+
+def test_emotion_keys_interpolate_per_frame() -> None:
+    rows = emotion_track(75, "neutral", 0.5, [(2.0, "angry", 1.0), (0.0, "happy", 1.0)])
+    np.testing.assert_array_equal(rows[0], emotion_vector("happy", 1.0))
+    np.testing.assert_allclose(rows[25], (emotion_vector("happy", 1.0) + emotion_vector("angry", 1.0)) / 2)
+    np.testing.assert_array_equal(rows[74], emotion_vector("angry", 1.0))
+
+
+def test_time_varying_emotion(engine: EmoteEngine) -> None:
+    audio = _speech_like(2.0)
+    happy = engine.run(audio, EngineOptions(emotion="happy", intensity=1.0))
+    constant_keys = [(0.0, "happy", 1.0), (1.5, "happy", 1.0)]
+    keyed = engine.run(audio, EngineOptions(emotion="sad", emotion_keys=constant_keys))
+    np.testing.assert_allclose(keyed.values, happy.values, atol=1e-6)
+    changing = engine.run(audio, EngineOptions(emotion_keys=[(0.0, "happy", 1.0), (2.0, "angry", 1.0)]))
+    assert np.abs(changing.values - happy.values).max() > 1e-3
+    assert changing.meta["emotion_keys"] == [[0.0, "happy", 1.0], [2.0, "angry", 1.0]]
+
+
+# ---- lengths ------------------------------------------------------------------------------------
+def test_requested_frame_rate(engine: EmoteEngine) -> None:
+    audio = _speech_like(2.0)
+    native = engine.run(audio, EngineOptions())
+    at50 = engine.run(audio, EngineOptions(fps=50))
+    assert at50.fps == 50.0 and at50.num_frames == 2 * native.num_frames - 1
+    np.testing.assert_array_equal(at50.values[::2], native.values)
+    np.testing.assert_allclose(at50.values[1], (native.values[0] + native.values[1]) / 2, atol=1e-6)
+
+
+def test_silence_one_second_and_too_short(engine: EmoteEngine) -> None:
+    silent = engine.run(np.zeros(16000 * 3, np.float32), EngineOptions())
+    assert silent.values.shape == (75, 100) and np.isfinite(silent.values).all()
+    one = engine.run(_speech_like(1.0), EngineOptions())
+    assert one.values.shape == (25, 100) and one.rotations["jaw"].shape == (25, 3)
+    with pytest.raises(InputError, match="too short"):
+        engine.run(np.zeros(639, np.float32), EngineOptions())
+    with pytest.raises(InputError, match="mono"):
+        engine.run(np.zeros((16000, 2), np.float32), EngineOptions())
+
+
+def test_window_plan_and_fades() -> None:
+    assert plan_windows(1200) == [(0, 1200)]
+    for frames in (1201, 2500, 7500, 7513):
+        spans = plan_windows(frames)
+        assert spans[0][0] == 0 and spans[-1][1] == frames
+        assert all(s % 8 == 0 and 0 < e - s <= 1200 for s, e in spans)
+        assert all(s1 < e0 for (_, e0), (s1, _) in itertools.pairwise(spans))
+        total = np.zeros(frames)
+        for (s, e), w in zip(spans, fade_weights(spans, 96), strict=True):
+            total[s:e] += w
+        np.testing.assert_allclose(total, 1.0, atol=1e-6)
+
+
+def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
+    engine._load()
+    values = prepare_audio(_speech_like(24.0))
+    frames = values.size // 640
+    cond = condition_matrix(emotion_track(frames, "happy", 0.5), 0, 4)
+    device = torch.device("cpu")
+    single = run_windows(engine._net, values, cond, device)
+    window, overlap = 320, 96
+    spans = plan_windows(frames, window, overlap)
+    assert len(spans) == 3
+    windowed = run_windows(engine._net, values, cond, device, window=window, overlap=overlap)
+    seam = np.zeros(frames, bool)
+    for _, e in spans[:-1]:
+        seam[e - overlap : e] = True
+    assert np.abs(windowed - single)[seam].max() < SEAM_TOL
+    # no jump: the largest frame-to-frame step at the seams stays within the single pass's largest step
+    step = np.abs(np.diff(windowed, axis=0)).max(axis=1)
+    assert step[seam[1:]].max() <= np.abs(np.diff(single, axis=0)).max() + 1e-3
+
+
+def test_long_clip_progress_and_cancel(engine: EmoteEngine) -> None:
+    audio = _speech_like(60.0)
+    seen: list[tuple[float, str]] = []
+    track = engine.run(audio, EngineOptions(), progress=lambda f, m: seen.append((f, m)))
+    assert track.values.shape == (1500, 100) and np.isfinite(track.values).all()
+    assert [m for _, m in seen if m.startswith("EMOTE window")] == ["EMOTE window 1/2", "EMOTE window 2/2"]
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    cancel = threading.Event()
+
+    def stop_after_first(fraction: float, message: str) -> None:
+        if message == "EMOTE window 2/2":
+            cancel.set()
+
+    with pytest.raises(Cancelled):
+        engine.run(audio, EngineOptions(), progress=stop_after_first, cancel=cancel)
+
+
+@pytest.mark.slow
+def test_five_minute_clip(engine: EmoteEngine) -> None:
+    audio = _speech_like(300.0)
+    windows: list[str] = []
+    track = engine.run(audio, EngineOptions(emotion="sad"), progress=lambda _f, m: windows.append(m))
+    assert track.values.shape == (7500, 100) and np.isfinite(track.values).all()
+    assert np.isfinite(track.rotations["jaw"]).all()
+    assert sum(m.startswith("EMOTE window") for m in windows) == len(plan_windows(7500)) == 7
+    assert track.meta["audio_duration"] == pytest.approx(300.0)
