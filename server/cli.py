@@ -19,6 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("server.commands.serve", "run the local inference server"),
     "animate": ("server.commands.animate", "audio → animation track (.npz/.json), no server needed"),
     "blend": ("server.commands.blend", "audio → animated head in a .blend (+ preview video)"),
+    "render-video": (
+        "server.commands.render_video",
+        "render a talking-portrait video (PIRenderer) from a bfm track, a portrait and audio",
+    ),
     "models": ("server.commands.models", "list engines and licensed assets, and where missing ones go"),
     "import-flame": ("server.commands.import_flame", "convert a FLAME .pkl into Mouthpiece's rig file"),
     "rig": ("server.commands.rig", "write a rig as .npz or .glb"),
@@ -28,9 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; only ``command``'s module is imported to add its arguments."""
-    parser = argparse.ArgumentParser(
-        prog="mouthpiece", description="Speech-driven 3D face animation for Blender."
-    )
+    parser = argparse.ArgumentParser(prog="mouthpiece", description="Speech-driven 3D face animation for Blender.")
     parser.add_argument("--version", action="version", version=f"mouthpiece {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
