@@ -39,6 +39,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == command:
             module = importlib.import_module(module_name)
+            p.description = module.HELP
             module.add_arguments(p)
             p.set_defaults(_run=module.run)
     return parser
