@@ -18,11 +18,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 
+# Reinstall when pyproject.toml or the set of packages changes (an editable install lists packages).
 stamp=.venv/.mouthpiece-setup
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+want="$( (ls -d */__init__.py; cat pyproject.toml) | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch is pinned to the CPU wheel (an unpinned torch pulls GBs of CUDA packages).
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
   .venv/bin/python -m pip install --quiet -e ".[models,blender,dev]"
-  touch "$stamp"
+  echo "$want" > "$stamp"
 fi

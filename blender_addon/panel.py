@@ -1,0 +1,165 @@
+"""The View3D ▸ Sidebar ▸ Mouthpiece tab."""
+
+from __future__ import annotations
+
+import bpy
+
+from .head import head_armature
+from .properties import JobState, ServerCache, engine_info
+
+
+class _Panel:
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Mouthpiece"
+
+
+def _wrapped(layout: bpy.types.UILayout, text: str, icon: str = "NONE", width: int = 42) -> None:
+    """A long message over several label lines (labels do not wrap)."""
+    words, line, first = text.split(), "", True
+    col = layout.column(align=True)
+    for word in words:
+        if line and len(line) + len(word) > width:
+            col.label(text=line, icon=icon if first else "BLANK1")
+            line, first = "", False
+        line = f"{line} {word}".strip()
+    if line:
+        col.label(text=line, icon=icon if first else "BLANK1")
+
+
+class MOUTHPIECE_PT_main(_Panel, bpy.types.Panel):
+    bl_label = "Mouthpiece"
+
+    def draw(self, context):
+        layout = self.layout
+        health = ServerCache.health
+        row = layout.row(align=True)
+        if health:
+            row.label(text=f"Server {health.get('version', '?')} · {health.get('device', '?')}", icon="CHECKMARK")
+        else:
+            row.label(text="Server not connected", icon="ERROR")
+        row.operator("mouthpiece.check_server", text="", icon="FILE_REFRESH")
+        if not health:
+            if ServerCache.error:
+                _wrapped(layout, ServerCache.error)
+            layout.operator("mouthpiece.start_server", icon="PLAY")
+
+
+class MOUTHPIECE_PT_head(_Panel, bpy.types.Panel):
+    bl_label = "Head"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.mouthpiece
+        obj = context.object
+        if obj is None:
+            layout.label(text="No active object", icon="INFO")
+        elif obj.type == "MESH" and obj.data.shape_keys is not None:
+            keys = len(obj.data.shape_keys.key_blocks) - 1
+            arm = head_armature(obj)
+            extra = f", bones in '{arm.name}'" if arm else ""
+            layout.label(text=f"{obj.name}: {keys} shape keys{extra}", icon="MESH_DATA")
+        else:
+            layout.label(text=f"'{obj.name}' has no shape keys to animate", icon="ERROR")
+        row = layout.row(align=True)
+        row.prop(settings, "rig", text="")
+        row.operator("mouthpiece.add_head", icon="ADD")
+        if obj is not None and obj.type == "MESH" and "mouthpiece_rig" not in obj:
+            col = layout.column(align=True)
+            row = col.row(align=True)
+            row.prop(settings, "mapping_preset", text="Names")
+            row.operator("mouthpiece.check_mapping", text="", icon="VIEWZOOM")
+            row = col.row(align=True)
+            row.operator("mouthpiece.edit_mapping", icon="TEXT")
+            row.operator("mouthpiece.save_mapping", icon="FILE_TICK")
+
+
+class MOUTHPIECE_PT_audio(_Panel, bpy.types.Panel):
+    bl_label = "Audio"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.mouthpiece
+        layout.row().prop(settings, "audio_source", expand=True)
+        if settings.audio_source == "FILE":
+            layout.prop(settings, "audio_file", text="")
+            row = layout.row(align=True)
+            row.prop(settings, "start_frame")
+        else:
+            layout.prop(settings, "audio_strip", text="")
+        layout.prop(settings, "transcript", text="", placeholder="Transcript (optional)")
+
+
+class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
+    bl_label = "Animation"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.mouthpiece
+        layout.prop(settings, "engine")
+        if ServerCache.loading:
+            layout.label(text="Loading the server's engines…", icon="TIME")
+        info = engine_info(settings.engine)
+        if info is not None and not info.get("ready", False):
+            _wrapped(layout.box(), info.get("message") or "this engine is not available", icon="ERROR")
+        obj = context.object
+        head_rig = obj.get("mouthpiece_rig") if obj is not None else None
+        if info and info.get("rig") and head_rig and head_rig != info["rig"]:
+            _wrapped(layout, f"{settings.engine} animates {info['rig']} heads; the active head is {head_rig}",
+                     icon="ERROR")  # fmt: skip
+        options = (info or {}).get("options", {})
+        col = layout.column()
+        col.prop(settings, "emotion")
+        col.prop(settings, "intensity", slider=True)
+        if options.get("styles"):
+            col.prop(settings, "style")
+        if options.get("identities"):
+            col.prop(settings, "identity")
+        row = col.row()
+        row.prop(settings, "head_motion")
+        row.prop(settings, "blinks")
+        col.prop(settings, "seed")
+
+        ready = info is None or info.get("ready", False)
+        row = layout.row()
+        row.scale_y = 1.4
+        row.enabled = ready and not JobState.running
+        row.operator("mouthpiece.generate", icon="PLAY")
+        if JobState.running:
+            layout.progress(factor=JobState.progress, type="BAR", text=JobState.status or "Working…")
+            layout.label(text="Esc cancels", icon="CANCEL")
+        elif JobState.error:
+            _wrapped(layout.box(), JobState.error, icon="ERROR")
+        elif JobState.status:
+            _wrapped(layout, JobState.status, icon="INFO")
+
+
+class MOUTHPIECE_PT_takes(_Panel, bpy.types.Panel):
+    bl_label = "Takes"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads this class attribute
+
+    def draw(self, context):
+        layout = self.layout
+        settings = context.scene.mouthpiece
+        row = layout.row(align=True)
+        row.prop(settings, "take", text="")
+        row.operator("mouthpiece.use_take", text="", icon="CHECKMARK")
+        layout.operator("mouthpiece.push_to_nla", icon="NLA_PUSHDOWN")
+        layout.operator("mouthpiece.render_preview", icon="RENDER_ANIMATION")
+
+
+CLASSES = (MOUTHPIECE_PT_main, MOUTHPIECE_PT_head, MOUTHPIECE_PT_audio, MOUTHPIECE_PT_animation, MOUTHPIECE_PT_takes)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister() -> None:
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

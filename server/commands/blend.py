@@ -1,0 +1,226 @@
+"""`mouthpiece blend`: animate a clip in-process and save a Blender scene, optionally with a preview
+video — the add-on's own head-building and baking code, run in the bpy module (no server)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TextIO
+
+HELP = "animate a voice clip on a head and save a Blender scene (.blend), optionally with a preview .mp4"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("audio", type=Path, help="speech clip (WAV/FLAC/OGG/MP3...)")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="Blender scene to write (.blend)")
+    parser.add_argument("--video", type=Path, help="also render a preview with the sound (.mp4)")
+    parser.add_argument("--resolution", default="640x640", help="preview size WxH (default 640x640)")
+    parser.add_argument("--engine", default="builtin", help="builtin (default), emote, styletalk or sadtalker")
+    parser.add_argument("--rig", help="head to build: arkit, flame or bfm (default: the engine's rig)")
+    text = parser.add_mutually_exclusive_group()
+    text.add_argument("--transcript", help="what is said (better lip sync for the builtin engine)")
+    text.add_argument("--transcript-file", type=Path, help="a text file with what is said")
+    parser.add_argument(
+        "--emotion", default="neutral", help="neutral, happy, sad, surprised, fear, disgusted, angry, contempt"
+    )
+    parser.add_argument("--intensity", default="0.5", help="emotion intensity 0..1 (default 0.5)")
+    parser.add_argument("--style", help="speaking style (engine-specific)")
+    parser.add_argument("--identity", help="training identity, by name or index (EMOTE)")
+    parser.add_argument("--seed", default="0", help="random seed for blinks and head motion (default 0)")
+    parser.add_argument(
+        "--start-frame", type=int, default=1, help="frame where the animation and sound start (default 1)"
+    )
+    parser.add_argument("--fps", type=int, default=30, help="scene frame rate (default 30)")
+    parser.add_argument("--no-blinks", action="store_true", help="no blinks")
+    parser.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    parser.add_argument("--verbose", action="store_true", help="show Blender's own log lines")
+
+
+def _resolution(text: str) -> tuple[int, int]:
+    from core.errors import InputError
+
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--resolution must look like 640x640, got '{text}'") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096):
+        raise InputError(f"--resolution must be between 16x16 and 4096x4096, got '{text}'")
+    return w, h
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    from core.errors import InputError
+
+    if not args.audio.is_file():
+        raise InputError(f"audio file not found: {args.audio}")
+    if args.output.suffix.lower() != ".blend":
+        raise InputError(f"the output must end in .blend, not '{args.output.suffix or args.output.name}'")
+    if args.video is not None and args.video.suffix.lower() != ".mp4":
+        raise InputError(f"--video must end in .mp4, not '{args.video.suffix or args.video.name}'")
+    for path in (args.output, args.video):
+        if path is not None and not path.resolve().parent.is_dir():
+            raise InputError(f"the output folder does not exist: {path.parent}")
+    if not 1 <= args.fps <= 240:
+        raise InputError(f"--fps must be between 1 and 240, got {args.fps}")
+
+
+@contextlib.contextmanager
+def _quiet_fds(enabled: bool) -> Iterator[tuple[TextIO, TextIO]]:
+    """Silence Blender's C-level stdout/stderr chatter; yields streams on the real stdout and stderr."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if not enabled:
+        yield sys.stdout, sys.stderr
+        return
+    saved = os.dup(1), os.dup(2)
+    real_out = os.fdopen(os.dup(1), "w", buffering=1)
+    real_err = os.fdopen(os.dup(2), "w", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield real_out, real_err
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, devnull):
+            os.close(fd)
+        real_out.close()
+        real_err.close()
+
+
+def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
+    """Run the engine in-process on the clip; returns the track and the rig it animates."""
+    from core.audio import load_audio
+    from core.engines import get_engine
+    from core.engines.base import EngineOptions
+    from core.errors import InputError, ModelMissingError
+    from core.rigs import load_rig
+    from server.commands.animate import _number, _run_with_progress, _transcript
+
+    extra = {"blinks": not args.no_blinks, "head_motion": not args.no_head_motion, "eye_motion": not args.no_eye_motion}
+    if args.identity is not None:
+        extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
+    options = EngineOptions(
+        emotion=args.emotion,
+        intensity=_number(args.intensity, "intensity"),
+        style=args.style,
+        seed=_number(args.seed, "seed", int),
+        transcript=_transcript(args),
+        extra=extra,
+    )
+    engine = get_engine(args.engine, device=args.device)
+    ready, why = engine.status()
+    if not ready:
+        raise ModelMissingError(why)
+    rig = load_rig(args.rig or engine.rig)
+    if rig.name != engine.rig:
+        raise InputError(
+            f"engine '{args.engine}' animates the '{engine.rig}' rig, not '{rig.name}'; leave out --rig "
+            f"or choose --rig {engine.rig}"
+        )
+    track = _run_with_progress(engine, load_audio(args.audio), options, quiet=args.quiet)
+    for warning in track.meta.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    return track, rig
+
+
+def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, int]):  # -> BakeResult
+    """The add-on's own head building, baking, sound and preview set-up, in a fresh scene."""
+    import bpy
+
+    from blender_addon.bake import bake_track
+    from blender_addon.head import HEAD_NAMES, build_head
+    from blender_addon.preview import add_key_light, frame_camera, setup_preview_render
+    from blender_addon.sound import place_sound
+    from blender_addon.wire import read_rig, read_track
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.fps, scene.render.fps_base = args.fps, 1.0
+    scene.frame_start = scene.frame_end = args.start_frame
+    head = build_head(read_rig(rig.to_npz_bytes()), name=HEAD_NAMES.get(rig.name, f"{rig.name} Head"))
+    result = bake_track(head, read_track(track.to_npz_bytes()), frame_start=args.start_frame)
+    strip = place_sound(scene, str(args.audio.resolve()), args.start_frame, name=args.audio.stem)
+    strip.sound.pack()  # the .blend keeps its sound wherever it is opened
+    # the preview goes beside the .blend unless --video says where ("//" is the .blend's folder)
+    video = str(args.video.resolve()) if args.video else f"//{args.output.stem}.mp4"
+    setup_preview_render(scene, video, resolution)
+    frame_camera(scene, head)
+    add_key_light(scene, head)
+    bpy.context.view_layer.objects.active = head
+    head.select_set(True)
+    bpy.context.preferences.filepaths.save_version = 0  # no scene.blend1 backup beside it
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(args.output.resolve()), compress=True)
+    except RuntimeError as exc:
+        from core.errors import MouthpieceError
+
+        raise MouthpieceError(f"Blender could not save {args.output}: {exc}") from None
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_paths(args)
+    resolution = _resolution(args.resolution)
+    started = time.monotonic()
+    track, rig = _animate(args)
+    seconds = time.monotonic() - started
+    with _quiet_fds(not args.verbose) as (out, err):
+        result = _build_scene(args, track, rig, resolution)
+        if not args.quiet:
+            print(f"wrote {args.output}: take '{result.name}', {track.duration:.1f} s animated in {seconds:.1f} s, "
+                  f"frames {result.frame_start}–{result.frame_end} at {args.fps} fps", file=out)  # fmt: skip
+        if args.video is not None:
+            import bpy
+
+            from blender_addon.preview import render_animation
+
+            scene = bpy.context.scene
+            started = time.monotonic()
+            _render(scene, render_animation, err, quiet=args.quiet)
+            if not args.quiet:
+                print(f"wrote {args.video}: {resolution[0]}x{resolution[1]}, {scene.frame_end - scene.frame_start + 1} "
+                      f"frames with sound, rendered in {time.monotonic() - started:.0f} s", file=out)  # fmt: skip
+    return 0
+
+
+def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
+    """Render the preview with a progress bar fed by Blender's render_post handler."""
+    import bpy
+
+    from core.errors import MouthpieceError
+
+    total = scene.frame_end - scene.frame_start + 1
+    if quiet:
+        bars = contextlib.nullcontext(None)
+    else:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        bars = Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                        console=Console(file=err), transient=True)  # fmt: skip
+    with bars as bar:
+        task = bar.add_task("render", total=total) if bar else None
+
+        def advance(*_args) -> None:
+            if bar:
+                bar.advance(task)
+
+        bpy.app.handlers.render_post.append(advance)
+        try:
+            render_animation(scene)
+        except RuntimeError as exc:
+            raise MouthpieceError(f"Blender could not render the preview: {exc}") from None
+        finally:
+            bpy.app.handlers.render_post.remove(advance)

@@ -1,0 +1,231 @@
+"""The add-on as Blender sees it: register/unregister, and its operators against a real server."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import addon_utils
+import bpy
+import numpy as np
+import pytest
+import uvicorn
+
+from blender_addon import actions
+from blender_addon.client import Client, ServerError
+from blender_addon.jobs import run_job
+from blender_addon.properties import JobState
+from blender_addon.sound import sound_strips
+from core.audio import SAMPLE_RATE, load_audio, write_wav
+from server.app import create_app
+from server.settings import Settings
+
+HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
+OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "push_to_nla",
+             "edit_mapping", "save_mapping", "check_mapping", "render_preview")  # fmt: skip
+PANELS = ("MOUTHPIECE_PT_main", "MOUTHPIECE_PT_head", "MOUTHPIECE_PT_audio", "MOUTHPIECE_PT_animation",
+          "MOUTHPIECE_PT_takes")  # fmt: skip
+
+
+@contextmanager
+def enabled_addon() -> Iterator[bpy.types.AddonPreferences]:
+    module = addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    assert module is not None, "the add-on did not load"
+    try:
+        yield bpy.context.preferences.addons["blender_addon"].preferences
+    finally:
+        addon_utils.disable("blender_addon", default_set=True)
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """The real inference server under uvicorn in a thread on a free port; yields its URL."""
+    app = create_app(Settings(data_dir=data_dir, device="cpu"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def _closed_port_url() -> str:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_register_and_unregister(scene):
+    with enabled_addon() as prefs:
+        assert prefs.server_url == "http://127.0.0.1:8765" and prefs.server_command == "mouthpiece serve"
+        for name in OPERATORS:
+            assert hasattr(bpy.types, f"MOUTHPIECE_OT_{name}"), name
+        for name in PANELS:
+            panel = getattr(bpy.types, name)
+            assert panel.bl_space_type == "VIEW_3D" and panel.bl_category == "Mouthpiece"
+        settings = bpy.context.scene.mouthpiece
+        assert (settings.emotion, settings.intensity, settings.start_frame) == ("neutral", 0.5, 1)
+        assert settings.head_motion and settings.blinks and settings.engine == "builtin"
+    assert not hasattr(bpy.types.Scene, "mouthpiece")
+    for name in (*PANELS, *(f"MOUTHPIECE_OT_{n}" for n in OPERATORS)):
+        assert not hasattr(bpy.types, name), name
+
+
+def test_generate_without_a_server_says_how_to_start_one(scene, tmp_path):
+    wav = tmp_path / "a.wav"
+    write_wav(wav, np.zeros(SAMPLE_RATE, np.float32))
+    with enabled_addon() as prefs:
+        prefs.server_url = _closed_port_url()
+        mesh = bpy.data.meshes.new("m")
+        obj = bpy.data.objects.new("face", mesh)
+        scene.collection.objects.link(obj)
+        bpy.context.view_layer.objects.active = obj
+        with pytest.raises(RuntimeError, match="no shape keys"):
+            bpy.ops.mouthpiece.generate()
+        obj.shape_key_add(name="Basis")
+        scene.mouthpiece.audio_file = str(wav)
+        with pytest.raises(RuntimeError, match=r"cannot reach the Mouthpiece server at .*Start Local Server"):
+            bpy.ops.mouthpiece.generate()
+        assert "cannot reach" in JobState.error
+
+
+@pytest.mark.slow
+def test_add_head_and_generate_against_the_real_server(scene, tmp_path):
+    wav = tmp_path / "hello.wav"
+    write_wav(wav, load_audio(HELLO)[: 2 * SAMPLE_RATE])  # "Hello! My name is..."
+    with serve(tmp_path / "data") as url, enabled_addon() as prefs:
+        prefs.server_url = url
+        bpy.ops.mouthpiece.check_server()
+        settings = scene.mouthpiece
+        bpy.ops.mouthpiece.add_head()
+        head = bpy.context.object
+        assert head.name == "Mouthpiece Head" and len(head.data.shape_keys.key_blocks) == 53
+        settings.audio_file = str(wav)
+        settings.transcript = "Hello my name is"
+        settings.emotion, settings.intensity, settings.start_frame = "happy", 0.8, 12
+        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
+        assert JobState.error == ""
+        assert JobState.status.startswith("MP builtin happy 0.8 #1: frames 12–")
+        assert actions.takes_of(head.name) == [(1, "MP builtin happy 0.8 #1")]
+        [strip] = sound_strips(scene)
+        assert strip.frame_start == 12
+        assert scene.frame_end >= 12 + 59
+
+        settings.engine = "builtin"
+        settings.emotion = "sad"
+        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
+        assert [n for _, n in actions.takes_of(head.name)] == ["MP builtin happy 0.8 #1", "MP builtin sad 0.8 #2"]
+
+
+def test_cancel_reaches_the_server(tmp_path):
+    wav = tmp_path / "long.wav"
+    speech = load_audio(HELLO)
+    write_wav(wav, np.concatenate([speech] * 4))
+    with serve(tmp_path / "data") as url:
+        client = Client(url)
+        events: queue.Queue = queue.Queue()
+        cancel = threading.Event()
+        cancel.set()  # Esc before the first poll
+        run_job(client, str(wav), {"engine": "builtin"}, events, cancel)
+        kinds = [events.get().kind for _ in range(events.qsize())]
+        assert kinds == ["job", "cancelled"]
+        with pytest.raises(ServerError, match="invalid params: emotion"):
+            client.submit(str(wav), {"emotion": "bored"})
+
+
+def test_a_track_for_another_rig_is_refused_before_baking(scene):
+    from blender_addon.head import build_head
+    from blender_addon.operators import apply_track
+    from blender_addon.wire import read_rig
+    from core.track import Track
+
+    from .conftest import grid_rig
+
+    head = build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")
+    track = Track(fps=25, rig="bfm", channels=["exp00", "exp01"], values=np.zeros((5, 2)))
+    with pytest.raises(ValueError, match=r"none of the track's 2 'bfm' channels .* is a shape key of 'FLAME Head'"):
+        apply_track(bpy.context, head, track.to_npz_bytes(), "", 1, add_sound=False)
+    assert actions.takes_of("FLAME Head") == []
+
+
+class CheckingLayout:
+    """Stands in for Blender's UI layout (there is none without a window): checks that every property
+    and operator a panel draws exists, and records the labels."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+        self.enabled = True
+        self.scale_y = 1.0
+
+    def _child(self, *_a, **_k) -> CheckingLayout:
+        return CheckingLayout(self.log)
+
+    row = column = box = _child
+
+    def label(self, text: str = "", icon: str = "NONE") -> None:
+        self.log.append(text)
+
+    def prop(self, data, name: str, **_k) -> None:
+        assert name in data.bl_rna.properties, f"{data} has no property '{name}'"
+
+    def operator(self, idname: str, **_k) -> None:
+        module, _, name = idname.partition(".")
+        assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
+
+    def progress(self, factor: float, type: str, text: str) -> None:
+        self.log.append(f"{text} {factor:.0%}")
+
+
+def test_panels_draw_every_state(scene):
+    from blender_addon.head import build_head
+    from blender_addon.properties import ServerCache
+    from blender_addon.wire import read_rig
+
+    from .conftest import grid_rig
+
+    class Panel:
+        layout: CheckingLayout
+
+    with enabled_addon():
+        log: list[str] = []
+        panel = Panel()
+        panel.layout = CheckingLayout(log)
+        ServerCache.health, ServerCache.error = None, "cannot reach the Mouthpiece server at http://x"
+        ServerCache.engines = [
+            {"name": "builtin", "ready": True, "rig": "arkit", "options": {}},
+            {"name": "emote", "ready": False, "rig": "flame", "message": "EMOTE weights are missing: put them in X"},
+        ]
+        build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")
+        bpy.context.view_layer.objects.active = bpy.data.objects["FLAME Head"]
+        names = ("main", "head", "audio", "animation", "takes")
+        for name in names:
+            getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
+        assert "Server not connected" in log and "FLAME Head: 3 shape keys, bones in 'FLAME Head rig'" in log
+        assert "builtin animates arkit heads; the active head is flame" in " ".join(log)
+
+        ServerCache.health = {"version": "0.1.0", "device": "cpu"}
+        scene.mouthpiece.engine = "emote"
+        JobState.running, JobState.progress, JobState.status = True, 0.4, "animating"
+        log.clear()
+        for name in names:
+            getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
+        assert "Server 0.1.0 · cpu" in log and "animating 40%" in log and "Esc cancels" in log
+        assert "EMOTE weights are missing: put them in X" in " ".join(log)
+        JobState.running = False
+        ServerCache.health, ServerCache.engines = None, []
