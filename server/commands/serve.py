@@ -1,0 +1,62 @@
+"""`mouthpiece serve`: run the local inference server (DESIGN §5)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+HELP = "run the local inference server that the Blender add-on and other clients talk to"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    parser.add_argument("--data-dir", type=Path, help="where job results are kept (default ~/.mouthpiece/data)")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("MOUTHPIECE_TOKEN"),
+        help="require 'Authorization: Bearer TOKEN' on every request (default: $MOUTHPIECE_TOKEN)",
+    )
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device for engines")
+    parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest audio upload (default 50)")
+    parser.add_argument("--max-audio-seconds", type=float, default=300.0, help="longest clip (default 300)")
+    parser.add_argument("--max-transcript-chars", type=int, default=5000, help="longest transcript (default 5000)")
+    parser.add_argument("--max-queue", type=int, default=32, help="jobs that may wait; more get 429 (default 32)")
+    parser.add_argument("--keep-days", type=float, default=7.0, help="delete finished results after (default 7)")
+    parser.add_argument("--max-results-mb", type=float, default=2048.0, help="disk kept for results (default 2048)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    import uvicorn
+    from pydantic import ValidationError
+
+    from core.errors import InputError
+    from server.app import create_app
+    from server.schemas import describe_errors
+    from server.settings import Settings
+
+    values = {
+        "host": args.host,
+        "port": args.port,
+        "token": args.token,
+        "device": args.device,
+        "max_upload_mb": args.max_upload_mb,
+        "max_audio_seconds": args.max_audio_seconds,
+        "max_transcript_chars": args.max_transcript_chars,
+        "max_queue": args.max_queue,
+        "keep_days": args.keep_days,
+        "max_results_mb": args.max_results_mb,
+    }
+    if args.data_dir is not None:
+        values["data_dir"] = args.data_dir.expanduser().resolve()
+    try:
+        settings = Settings(**values)
+    except ValidationError as exc:
+        raise InputError(describe_errors(list(exc.errors()))) from None
+    app = create_app(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    return 0

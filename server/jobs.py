@@ -1,0 +1,370 @@
+"""Jobs: a bounded queue, one worker per device, and results on disk that survive a restart.
+
+Each device's worker thread feeds its jobs, one at a time, to that device's engine process
+(server/worker.py), so the HTTP side keeps answering while an engine computes.
+
+Layout under ``<data_dir>/jobs/<id>/``: ``job.json`` (the record), ``audio.npy`` (16 kHz mono float32,
+kept until the job finishes) and ``track.npz`` (the result).
+
+Restart policy: a job that was queued or running when the server stopped is queued again when the
+server starts (its audio is on disk and engines are deterministic per seed), with a message saying so.
+One whose audio is gone is marked failed with a message asking to submit it again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import shutil
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.audio import SAMPLE_RATE
+from core.errors import InputError, MouthpieceError
+from server.engine_pool import EnginePool
+from server.schemas import JobParams
+from server.settings import Settings
+from server.worker import AUDIO, TRACK, EngineProcess
+
+log = logging.getLogger("mouthpiece.server")
+
+FINISHED = frozenset({"done", "failed", "cancelled"})
+RECORD = "job.json"
+
+
+class QueueFull(MouthpieceError):
+    """The queue holds ``max_queue`` jobs; ``retry_after`` is a guess in seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobNotFound(InputError):
+    """No job with this id (never existed, deleted, or pruned)."""
+
+
+class JobNotReady(InputError):
+    """The job exists but has no track (yet)."""
+
+
+@dataclass
+class Job:
+    """One request to animate a clip; everything but ``cancel`` is persisted in ``job.json``."""
+
+    id: str
+    params: dict[str, Any]
+    audio_seconds: float
+    created: float
+    state: str = "queued"
+    progress: float = 0.0
+    message: str = "waiting in the queue"
+    started: float | None = None
+    finished: float | None = None
+    cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    @property
+    def engine(self) -> str:
+        return str(self.params.get("engine", "builtin"))
+
+    def record(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cancel"}
+
+    @classmethod
+    def from_record(cls, rec: dict[str, Any]) -> Job:
+        required = {k: rec[k] for k in ("id", "params", "audio_seconds", "created")}
+        extra = {k: rec[k] for k in ("state", "progress", "message", "started", "finished") if k in rec}
+        return cls(**required, **extra)
+
+
+class JobManager:
+    """Owns every job: accepts, queues, runs (one at a time per device), persists and prunes them."""
+
+    def __init__(self, settings: Settings, pool: EnginePool) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.root = Path(settings.data_dir) / "jobs"
+        self._jobs: dict[str, Job] = {}
+        self._lock = threading.Lock()
+        self._queues: dict[str, queue.Queue[str | None]] = {d: queue.Queue() for d in pool.devices()}
+        self._engines = {d: EngineProcess(d) for d in self._queues}
+        self._pending: dict[str, deque[str]] = {d: deque() for d in self._queues}
+        self._threads: list[threading.Thread] = []
+        self._run_seconds: deque[float] = deque(maxlen=20)
+        self._stopping = False
+        self.on_finish: Callable[[Job], None] | None = None
+        """Called (under the manager's lock; keep it short) when a job reaches a final state."""
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        """Load jobs from disk (re-queueing interrupted ones), prune, and start one worker per device."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for job in sorted(self._load_all(), key=lambda j: j.created):
+            self._jobs[job.id] = job
+            if job.state == "queued":
+                self._enqueue(job)
+        self.prune()
+        for device in self._queues:
+            thread = threading.Thread(target=self._work, args=(device,), name=f"mouthpiece-{device}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the workers; a running job is interrupted and stays queued on disk for the next start."""
+        with self._lock:
+            self._stopping = True
+            self.on_finish = None  # its event loop is going away with the server
+            for job in self._jobs.values():
+                if job.state == "running":
+                    job.cancel.set()
+        for q in self._queues.values():
+            q.put(None)
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        for engines in self._engines.values():  # an engine deaf to cancel is killed here
+            engines.stop(timeout=2.0)
+        for thread in self._threads:
+            thread.join(5.0)
+        self._threads.clear()
+
+    # ---- requests --------------------------------------------------------------------------
+    def submit(self, params: JobParams, audio: np.ndarray) -> Job:
+        """Store a new job and queue it; raises :class:`QueueFull` when the queue is at its limit."""
+        with self._lock:
+            depth = self._depth_locked()
+            if depth >= self.settings.max_queue:
+                retry = self._retry_after_locked(depth)
+                raise QueueFull(
+                    f"the queue is full ({depth} jobs waiting, limit {self.settings.max_queue}); "
+                    f"try again in about {retry} s",
+                    retry,
+                )
+            job = Job(
+                id=uuid.uuid4().hex,
+                params=params.model_dump(),
+                audio_seconds=round(len(audio) / SAMPLE_RATE, 3),
+                created=time.time(),
+            )
+            folder = self.root / job.id
+            folder.mkdir(parents=True)
+            np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
+            self._save(job)
+            self._jobs[job.id] = job
+            self._enqueue(job)
+        return job
+
+    def get(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFound(
+                f"no job '{job_id}': it never existed, was deleted, or was pruned "
+                f"(results are kept {self.settings.keep_days:g} days)"
+            )
+        return job
+
+    def queue_position(self, job: Job) -> int | None:
+        """How many jobs wait before ``job`` on its device, or None when it is not queued."""
+        with self._lock:
+            pending = self._pending[self.pool.device_for(job.engine)]
+            return pending.index(job.id) if job.id in pending else None
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued job now, or ask a running one to stop at its next check."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.state == "queued":
+                self._pending[self.pool.device_for(job.engine)].remove(job.id)
+                self._finish_locked(job, "cancelled", "cancelled before it started")
+            elif job.state == "running":
+                job.cancel.set()
+                job.message = "cancelling"
+        return job
+
+    def delete(self, job_id: str) -> None:
+        """Forget a finished job and remove its files."""
+        with self._lock:
+            job = self.get(job_id)
+            if job.state not in FINISHED:
+                raise InputError(f"job '{job_id}' is {job.state}; cancel it first")
+            self._remove_locked(job)
+
+    def track_path(self, job_id: str) -> Path:
+        job = self.get(job_id)
+        if job.state != "done":
+            hint = {
+                "queued": "it is waiting in the queue; poll GET /v1/jobs/{id} until its state is done",
+                "running": f"it is running ({job.progress:.0%}); poll GET /v1/jobs/{{id}} until its state is done",
+                "failed": f"it failed: {job.message}",
+                "cancelled": "it was cancelled",
+            }[job.state]
+            raise JobNotReady(f"job '{job_id}' has no track: {hint.format(id=job_id)}")
+        return self.root / job.id / TRACK
+
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    def engines_loaded(self) -> list[str]:
+        """Engines warm in the engine processes."""
+        return sorted({name for engines in self._engines.values() for name in engines.loaded})
+
+    def engine_pid(self, device: str) -> int | None:
+        """Process id of ``device``'s engine process while it runs."""
+        return self._engines[device].pid
+
+    def queue_depth(self) -> int:
+        with self._lock:
+            return self._depth_locked()
+
+    def running(self) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values() if j.state == "running")
+
+    # ---- workers ---------------------------------------------------------------------------
+    def _work(self, device: str) -> None:
+        q = self._queues[device]
+        while True:
+            job_id = q.get()
+            if job_id is None:
+                return
+            with self._lock:
+                job = self._jobs.get(job_id)
+                pending = self._pending[device]
+                if job is None or job.state != "queued" or job_id not in pending or self._stopping:
+                    continue
+                pending.remove(job_id)
+                job.state, job.started, job.message = "running", time.time(), "starting"
+                self._save(job)
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        def progress(fraction: float, message: str) -> None:
+            job.progress = min(max(float(fraction), job.progress), 0.99)
+            job.message = message
+
+        t0 = time.perf_counter()
+        engines = self._engines[self.pool.device_for(job.engine)]
+        state, message, trace = engines.run(
+            self.root / job.id, job.params, self.settings.max_transcript_chars, progress, job.cancel.is_set
+        )
+        if trace:
+            log.error("job %s crashed in the engine process:\n%s", job.id, trace)
+        took = time.perf_counter() - t0
+        with self._lock:
+            if state != "done" and self._stopping:
+                job.state, job.progress, job.started = "queued", 0.0, None
+                job.message = "interrupted by a server shutdown; it runs again when the server restarts"
+                self._save(job)
+                log.info("job %s engine=%s audio=%.2fs interrupted by shutdown", job.id, job.engine, job.audio_seconds)
+                return
+            self._run_seconds.append(took)
+            self._finish_locked(job, state, message)
+        log.info(
+            "job %s engine=%s audio=%.2fs took=%.2fs state=%s%s",
+            job.id,
+            job.engine,
+            job.audio_seconds,
+            took,
+            state,
+            f" ({message})" if state == "failed" else "",
+        )
+        self.prune()
+
+    # ---- bookkeeping (callers hold self._lock where the name says so) ------------------------
+    def _enqueue(self, job: Job) -> None:
+        device = self.pool.device_for(job.engine)
+        self._pending[device].append(job.id)
+        self._queues[device].put(job.id)
+
+    def _depth_locked(self) -> int:
+        return sum(len(p) for p in self._pending.values())
+
+    def _retry_after_locked(self, depth: int) -> int:
+        per_job = sum(self._run_seconds) / len(self._run_seconds) if self._run_seconds else 5.0
+        return int(min(600, max(1, math.ceil(per_job * depth / max(1, len(self._queues))))))
+
+    def _finish_locked(self, job: Job, state: str, message: str) -> None:
+        # the audio goes first, so anyone who sees the final state also sees the input gone
+        (self.root / job.id / AUDIO).unlink(missing_ok=True)
+        job.state, job.message, job.finished = state, message, time.time()
+        if state == "done":
+            job.progress = 1.0
+        self._save(job)
+        if self.on_finish is not None:
+            self.on_finish(job)
+
+    def _remove_locked(self, job: Job) -> None:
+        self._jobs.pop(job.id, None)
+        shutil.rmtree(self.root / job.id, ignore_errors=True)
+
+    def _save(self, job: Job) -> None:
+        path = self.root / job.id / RECORD
+        tmp = path.with_suffix(".part")
+        tmp.write_text(json.dumps(job.record()))
+        os.replace(tmp, path)
+
+    def _load_all(self) -> list[Job]:
+        jobs = []
+        for path in self.root.glob(f"*/{RECORD}"):
+            try:
+                job = Job.from_record(json.loads(path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("ignoring unreadable job record %s: %s", path, exc)
+                continue
+            if job.id != path.parent.name:
+                log.warning("ignoring job record %s: its id does not match its folder", path)
+                continue
+            folder = path.parent
+            if job.state in ("queued", "running"):
+                if (folder / AUDIO).is_file():
+                    job.state, job.progress, job.started = "queued", 0.0, None
+                    job.message = "re-queued after a server restart"
+                elif (folder / TRACK).is_file():  # it finished just as the server stopped
+                    job.state, job.progress, job.finished = "done", 1.0, time.time()
+                    job.message = "done (finished as the server stopped)"
+                else:
+                    job.state, job.finished = "failed", time.time()
+                    job.message = "the server stopped before this job finished and its audio is gone; submit it again"
+                self._save(job)
+            elif job.state == "done" and not (folder / TRACK).is_file():
+                job.state = "failed"
+                job.message = "the result file of this job is missing from the server's data folder"
+                self._save(job)
+            jobs.append(job)
+        return jobs
+
+    def prune(self) -> None:
+        """Remove finished jobs older than ``keep_days``, then the oldest until under ``max_results_mb``."""
+        now = time.time()
+        max_age = self.settings.keep_days * 86400
+        budget = self.settings.max_results_mb * 1024 * 1024
+        with self._lock:
+            finished = sorted(
+                (j for j in self._jobs.values() if j.state in FINISHED), key=lambda j: j.finished or j.created
+            )
+            sizes = {j.id: _folder_bytes(self.root / j.id) for j in finished}
+            total = sum(sizes.values())
+            for job in finished:
+                if now - (job.finished or job.created) > max_age or total > budget:
+                    total -= sizes[job.id]
+                    self._remove_locked(job)
+                    log.info("pruned job %s", job.id)
+
+
+def _folder_bytes(folder: Path) -> int:
+    try:
+        return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+    except OSError:
+        return 0

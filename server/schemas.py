@@ -1,0 +1,205 @@
+"""Request and response bodies of the HTTP API, and the checks that tie job params to an engine."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from core.arkit import EMOTIONS
+from core.engines import ENGINES, Engine, EngineOptions
+from core.errors import InputError
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}")
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+
+
+def _safe_name(kind: str, value: str) -> str:
+    if not SAFE_NAME.fullmatch(value) or ".." in value:
+        raise ValueError(
+            f"{kind} {value!r} is not a valid name; names are up to 128 letters, digits, spaces, "
+            "'-', '_' and '.', without '..' or slashes (ask GET /v1/models for the names an engine offers)"
+        )
+    return value
+
+
+class JobParams(BaseModel):
+    """The ``params`` JSON of ``POST /v1/jobs``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    engine: str = Field(
+        "builtin", max_length=64, description="see GET /v1/models", json_schema_extra={"enum": list(ENGINES)}
+    )
+    emotion: str = Field("neutral", json_schema_extra={"enum": list(EMOTIONS)})
+    intensity: float = Field(0.5, ge=0.0, le=1.0)
+    style: str | None = Field(None, description="engine-specific style name, see GET /v1/models")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    transcript: str | None = Field(None, description="what is said, for forced alignment")
+    fps: float | None = Field(None, ge=1.0, le=240.0, description="output frame rate; engine's native if absent")
+    emotion_keys: list[tuple[float, str, float]] | None = Field(
+        None, max_length=1000, description="time-varying emotion: [seconds, emotion, intensity] keys"
+    )
+    blinks: bool = True
+    head_motion: bool = True
+    eye_motion: bool = True
+    identity: str | int | None = Field(None, description="engine-specific speaker identity (name or index)")
+
+    @field_validator("emotion")
+    @classmethod
+    def _known_emotion(cls, value: str) -> str:
+        if value not in EMOTIONS:
+            raise ValueError(f"unknown emotion {value!r}; choose one of: {', '.join(EMOTIONS)}")
+        return value
+
+    @field_validator("style")
+    @classmethod
+    def _style_name(cls, value: str | None) -> str | None:
+        return None if value is None else _safe_name("style", value)
+
+    @field_validator("identity")
+    @classmethod
+    def _identity_name(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, str):
+            return _safe_name("identity", value)
+        if isinstance(value, int) and value < 0:
+            raise ValueError("identity index must be ≥ 0")
+        return value
+
+    @field_validator("emotion_keys")
+    @classmethod
+    def _keys(cls, value: list[tuple[float, str, float]] | None) -> list[tuple[float, str, float]] | None:
+        for t, emotion, intensity in value or []:
+            if emotion not in EMOTIONS:
+                raise ValueError(f"unknown emotion {emotion!r} in emotion_keys; choose one of: {', '.join(EMOTIONS)}")
+            if t < 0 or not 0.0 <= intensity <= 1.0:
+                raise ValueError(f"emotion key ({t}, {emotion}, {intensity}): time must be ≥ 0 and intensity 0..1")
+        return value
+
+
+def parse_params(text: str) -> JobParams:
+    """Parse the ``params`` form field, turning any problem into one readable :class:`InputError`."""
+    try:
+        raw = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise InputError(f"params is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(raw, dict):
+        raise InputError('params must be a JSON object, e.g. {"engine": "builtin", "emotion": "happy"}')
+    try:
+        return JobParams.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError(f"invalid params: {describe_errors(exc.errors())}") from None
+
+
+def describe_errors(errors: list[Any]) -> str:
+    """pydantic/FastAPI validation errors as one sentence."""
+    parts = []
+    for err in errors:
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = f"unknown parameter (allowed: {', '.join(JobParams.model_fields)})"
+        elif err.get("type") == "missing":
+            msg = "this field is required"
+        parts.append(f"{loc}: {msg}" if loc else msg)
+    return "; ".join(parts) or "invalid request"
+
+
+def _names(entries: Any) -> list[str]:
+    """Names from a describe() list of strings or of dicts with a ``name``."""
+    out = []
+    for entry in entries or []:
+        out.append(str(entry["name"]) if isinstance(entry, dict) and "name" in entry else str(entry))
+    return out
+
+
+def engine_options(params: JobParams, engine: Engine, max_transcript_chars: int) -> EngineOptions:
+    """Check ``params`` against what ``engine`` offers and build its :class:`EngineOptions`."""
+    info = engine.describe()
+    name = params.engine
+    emotions = _names(info.get("emotions")) or list(EMOTIONS)
+    if params.emotion not in emotions:
+        raise InputError(f"engine '{name}' has no emotion '{params.emotion}'; choose one of: {', '.join(emotions)}")
+    styles = _names(info.get("styles"))
+    if params.style is not None and params.style not in styles:
+        offer = f"choose one of: {', '.join(styles)}" if styles else "it takes no style; leave style out"
+        raise InputError(f"engine '{name}' has no style '{params.style}'; {offer}")
+    identities = _names(info.get("identities"))
+    if params.identity is not None:
+        known = params.identity in identities if isinstance(params.identity, str) else params.identity < len(identities)
+        if not known:
+            offer = (
+                f"choose a name or an index below {len(identities)}: {', '.join(identities)}"
+                if identities
+                else "it takes no identity; leave identity out"
+            )
+            raise InputError(f"engine '{name}' has no identity {params.identity!r}; {offer}")
+    if params.transcript is not None and len(params.transcript) > max_transcript_chars:
+        raise InputError(
+            f"the transcript has {len(params.transcript)} characters; the limit is {max_transcript_chars} "
+            "(send the words of this clip only)"
+        )
+    extra: dict[str, Any] = {
+        "blinks": params.blinks,
+        "head_motion": params.head_motion,
+        "eye_motion": params.eye_motion,
+    }
+    if params.identity is not None:
+        extra["identity"] = params.identity
+    return EngineOptions(
+        emotion=params.emotion,
+        intensity=params.intensity,
+        style=params.style,
+        seed=params.seed,
+        transcript=params.transcript or None,
+        fps=params.fps,
+        emotion_keys=[tuple(k) for k in params.emotion_keys] if params.emotion_keys else None,
+        extra=extra,
+    )
+
+
+class JobCreated(BaseModel):
+    id: str
+    state: JobState
+    url: str
+
+
+class JobStatus(BaseModel):
+    id: str
+    state: JobState
+    progress: float = Field(ge=0.0, le=1.0)
+    message: str
+    engine: str
+    audio_seconds: float
+    created: float
+    started: float | None
+    finished: float | None
+    queue_position: int | None = Field(None, description="jobs ahead of this one while queued")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    device: str
+    engines_loaded: list[str]
+    queue_depth: int
+    running: int
+    limits: dict[str, int | float]
+
+
+class EngineReport(BaseModel):
+    name: str
+    installed: bool
+    ready: bool
+    message: str
+    rig: str | None = None
+    native_fps: float | None = None
+    device: str
+    loaded: bool
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelsReport(BaseModel):
+    engines: list[EngineReport]

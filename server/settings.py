@@ -1,0 +1,74 @@
+"""Server settings: where results live, who may connect, and the limits on what a request may ask for."""
+
+from __future__ import annotations
+
+import importlib.util
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.errors import InputError
+from core.paths import data_dir
+
+LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
+
+
+class Settings(BaseModel):
+    """Everything `mouthpiece serve` can set; the defaults suit one artist on one machine."""
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=0, le=65535)
+    token: str | None = None
+    data_dir: Path = Field(default_factory=data_dir)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_upload_mb: float = Field(50.0, gt=0)
+    max_audio_seconds: float = Field(300.0, gt=0)
+    max_transcript_chars: int = Field(5000, ge=0)
+    max_queue: int = Field(32, ge=1)
+    keep_days: float = Field(7.0, gt=0)
+    max_results_mb: float = Field(2048.0, gt=0)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def is_loopback(self) -> bool:
+        """Whether ``host`` is reachable only from this machine."""
+        if self.host.lower() in LOOPBACK_NAMES:
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+    def check(self) -> None:
+        """Refuse settings that would expose the server without a token."""
+        if not self.is_loopback and not self.token:
+            raise InputError(
+                f"binding {self.host} makes the server reachable from other machines; "
+                "pass --token SECRET (clients then send 'Authorization: Bearer SECRET') or bind 127.0.0.1"
+            )
+        if self.token is not None and len(self.token) < 8:
+            raise InputError("the token must be at least 8 characters long")
+
+    def resolved_device(self) -> str:
+        """``cuda`` when asked for (or ``auto`` and torch sees a GPU), else ``cpu``."""
+        if self.device == "cpu":
+            return "cpu"
+        cuda = _cuda_available()
+        if self.device == "cuda" and not cuda:
+            raise InputError("--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu")
+        return "cuda" if cuda else "cpu"
+
+
+def _cuda_available() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
