@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from core.errors import InputError, UnsupportedMediaError
 
@@ -21,6 +20,8 @@ def to_mono_16k(samples: np.ndarray, rate: int) -> np.ndarray:
     if x.ndim == 2:
         x = x.mean(axis=1)
     if rate != SAMPLE_RATE:
+        from scipy.signal import resample_poly  # imported here: scipy.signal takes ~1 s to import
+
         g = np.gcd(int(rate), SAMPLE_RATE)
         x = resample_poly(x, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     return np.ascontiguousarray(x, dtype=np.float32)
@@ -32,8 +33,8 @@ def decode_audio(data: bytes, name: str = "audio") -> np.ndarray:
         raise InputError(f"{name}: the file is empty")
     try:
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False)
-    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        samples, rate = _decode_with_ffmpeg(data, name, str(exc))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        samples, rate = _decode_with_ffmpeg(data, name)
     if samples.size == 0:
         raise InputError(f"{name}: the audio holds no samples")
     if not np.isfinite(samples).all():
@@ -58,7 +59,7 @@ def _ffmpeg_exe() -> str | None:
         return None
 
 
-def _decode_with_ffmpeg(data: bytes, name: str, why: str) -> tuple[np.ndarray, int]:
+def _decode_with_ffmpeg(data: bytes, name: str) -> tuple[np.ndarray, int]:
     exe = _ffmpeg_exe()
     if exe is None:
         raise UnsupportedMediaError(
@@ -71,9 +72,9 @@ def _decode_with_ffmpeg(data: bytes, name: str, why: str) -> tuple[np.ndarray, i
         check=False,
     )
     if proc.returncode != 0 or not proc.stdout:
-        raise UnsupportedMediaError(
-            f"{name}: not a readable audio file (tried WAV/FLAC/OGG and ffmpeg: {why.strip()[:120]})"
-        )
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = f" ({detail[-1][:120]})" if detail else ""
+        raise UnsupportedMediaError(f"{name}: not a readable audio file; use WAV, FLAC, OGG, MP3 or M4A{reason}")
     return np.frombuffer(proc.stdout, dtype=np.float32).copy(), SAMPLE_RATE
 
 
