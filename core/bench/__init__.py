@@ -1,0 +1,1 @@
+"""Benchmarks and their test material: synthesized speech with phone timings, phoneme agreement."""
