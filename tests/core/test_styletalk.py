@@ -156,3 +156,20 @@ def test_styletalk_engine_errors(reference_dir, tmp_path):
     np.save(tmp_path / "s.npy", np.zeros((10, 64), np.float32))
     with pytest.raises(InputError, match=r"0\.\.40"):
         engine.run(None, EngineOptions(style=str(tmp_path / "s.npy"), extra={"phonemes": [31, 41]}))
+
+
+def test_styletalk_engine_takes_phonemes_from_audio(reference_dir, samples_dir):
+    from core.audio import load_audio
+
+    engine = get_engine(
+        "styletalk",
+        checkpoint=str(reference_dir / "styletalk_small.pth"),
+        model_config=str(reference_dir / "styletalk_small_config.json"),
+    )
+    audio = load_audio(samples_dir / "source_video/wav/feifeili_clip3.wav")
+    style = samples_dir / "style_clips/3DMM/happyenglish_clip1.mat"
+    track = engine.run(audio, EngineOptions(style=str(style)))
+    labels = json.loads((samples_dir / "source_video/phoneme/feifeili_clip3_seq.json").read_text())
+    assert track.values.shape == (len(labels), 64)
+    assert track.meta["phonemes"] == "pocketsphinx" and track.meta["style"] == "happyenglish_clip1"
+    assert np.isfinite(track.values).all() and track.values.std(axis=0).max() > 0
