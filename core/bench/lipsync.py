@@ -1,0 +1,277 @@
+"""`mouthpiece bench lipsync`: lip-sync accuracy of an engine's ARKit track on the built-in head.
+
+The track is applied to the head and the lip gap measured between the ``lip_upper_mid`` and
+``lip_lower_mid`` landmarks, along the direction they part when the jaw opens. "Closed" means the gap
+is within 15% of the way from rest to jawOpen=1. Against 30 fps phone labels:
+
+- bilabial closure: share of p/b/m runs during which the lips close (run widened by ±40 ms);
+- false closure: share of open-vowel frames (AA AE AO AW AY EH; not schwa-heavy AH) with the lips closed;
+- rounding: share of OW/UW/W/OY frames with mouthFunnel + mouthPucker ≥ 0.2;
+- rest in silence: share of SIL frames with the lips closed or at rest;
+- real-time factor: wall time of the whole `mouthpiece animate` command / audio duration (and its
+  CPU time / audio duration, which other load on the machine does not inflate).
+
+Ground truth: the StyleTalk sample clips (real speech, audio only) and sentences synthesized with
+espeak-ng (animated with their transcript), held out from the sentences the engine was tuned on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.rig import FaceRig
+from core.track import Track
+
+LABEL_FPS = 30.0
+CLOSED_FRACTION = 0.15
+BILABIAL_TOLERANCE = 0.04
+ROUNDING_THRESHOLD = 0.2
+BILABIALS = frozenset({"P", "B", "M"})
+OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY", "EH"})
+"""Open and open-mid vowels. AH is left out: without stress marks it is mostly schwa, a mid vowel
+that speakers often say with nearly closed lips."""
+ROUNDED = frozenset({"OW", "UW", "W", "OY"})
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "styletalk_samples"
+
+DEV_SENTENCES: tuple[str, ...] = (
+    "Bob bought a big blue bump map for the boat.",
+    "My mom made maple muffins on Monday morning.",
+    "Put the paper back on the pile by the pump.",
+    "We wore woolen coats when we rowed over the moat.",
+    "Five very vivid vans veered off the road.",
+    "Peter Piper picked a peck of pickled peppers.",
+)
+"""Sentences the engine was tuned on (``--set dev``)."""
+
+HELD_OUT_SENTENCES: tuple[str, ...] = (
+    "The baby brought a bowl of soup to the window.",
+    "Please move the old boat away from the pier before noon.",
+    "Bring me some warm bread and a bottle of water.",
+    "A wise owl sat above the brown barn in the moonlight.",
+    "Maybe the plumber will open the blue box tomorrow.",
+    "Our team played a good game but we lost by one point.",
+    "Whoever wins the boxing match may go home proud.",
+)
+"""Fresh sentences the engine was not tuned on (the default)."""
+
+
+@dataclass
+class Scores:
+    """Counts behind each figure (numerator, denominator)."""
+
+    bilabial: tuple[int, int]
+    false_closure: tuple[int, int]
+    rounding: tuple[int, int]
+    rest: tuple[int, int]
+    seconds: float
+    wall: float
+    cpu: float = 0.0
+
+    def figure(self, name: str) -> float:
+        if name in ("rtf", "cpu_rtf"):
+            spent = self.wall if name == "rtf" else self.cpu
+            return spent / self.seconds if self.seconds else float("nan")
+        num, den = getattr(self, name)
+        return num / den if den else float("nan")
+
+    def __add__(self, other: Scores) -> Scores:
+        add = lambda a, b: (a[0] + b[0], a[1] + b[1])  # noqa: E731
+        return Scores(
+            add(self.bilabial, other.bilabial),
+            add(self.false_closure, other.false_closure),
+            add(self.rounding, other.rounding),
+            add(self.rest, other.rest),
+            self.seconds + other.seconds,
+            self.wall + other.wall,
+            self.cpu + other.cpu,
+        )
+
+
+class LipGauge:
+    """Measures the lip gap of ARKit weights on a rig."""
+
+    def __init__(self, rig: FaceRig) -> None:
+        self.channels = list(rig.channels)
+        up, lo = rig.landmark("lip_upper_mid"), rig.landmark("lip_lower_mid")
+        self._rest = rig.vertices[up] - rig.vertices[lo]
+        self._basis = rig.basis[:, up] - rig.basis[:, lo]  # (C, 3)
+        jaw = self._basis[self.channels.index("jawOpen")]
+        opening = self._rest + jaw
+        self._axis = jaw / np.linalg.norm(jaw)  # upper minus lower lip grows along it as the jaw opens
+        self.rest_gap = float(self._rest @ self._axis)
+        self.open_gap = float(opening @ self._axis)
+        self.closed_below = self.rest_gap + CLOSED_FRACTION * (self.open_gap - self.rest_gap)
+
+    def gap(self, track: Track) -> np.ndarray:
+        """(T,) signed lip gap along the opening direction (the rig's units)."""
+        w = np.zeros((track.num_frames, len(self.channels)), dtype=np.float64)
+        for i, ch in enumerate(track.channels):
+            if ch in self.channels:
+                w[:, self.channels.index(ch)] = track.values[:, i]
+        return (self._rest[None, :] + w @ self._basis) @ self._axis
+
+    def closed(self, track: Track) -> np.ndarray:
+        return self.gap(track) <= self.closed_below
+
+
+def score(
+    labels: Sequence[str], track: Track, gauge: LipGauge, wall: float, seconds: float, cpu: float = 0.0
+) -> Scores:
+    """Score a track against per-frame labels at 30 fps, sampling the track at each label's centre
+    (exactly, for a track at a multiple of 60 fps; else the frame just before)."""
+    n = len(labels)
+    at = np.floor((np.arange(n) + 0.5) / LABEL_FPS * track.fps + 1e-6).astype(int)
+    at = np.minimum(at, track.num_frames - 1)
+    closed = gauge.closed(track)[at]
+    rounding = (track.channel("mouthFunnel") + track.channel("mouthPucker"))[at] >= ROUNDING_THRESHOLD
+    lab = np.array(labels)
+    tol = round(BILABIAL_TOLERANCE * LABEL_FPS)  # frames either side
+    runs = _runs(np.isin(lab, list(BILABIALS)))
+    hit = sum(bool(closed[max(0, a - tol) : min(n, b + tol)].any()) for a, b in runs)
+    vowel = np.isin(lab, list(OPEN_VOWELS))
+    rnd = np.isin(lab, list(ROUNDED))
+    sil = lab == "SIL"
+    return Scores(
+        bilabial=(hit, len(runs)),
+        false_closure=(int((closed & vowel).sum()), int(vowel.sum())),
+        rounding=(int((rounding & rnd).sum()), int(rnd.sum())),
+        rest=(int((closed & sil).sum()), int(sil.sum())),
+        seconds=seconds,
+        wall=wall,
+        cpu=cpu,
+    )
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, end) of each run of True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def clip_labels(path: Path, seconds: float) -> list[str]:
+    """A clip's 30 fps labels as symbols; noise is silence; frames past the audio are dropped."""
+    index = json.loads((SAMPLES / "phindex.json").read_text())
+    names = {v: k for k, v in index.items()}
+    labels = ["SIL" if names[i] == "NSN" else names[i] for i in json.loads(path.read_text())]
+    return labels[: round(seconds * LABEL_FPS)]
+
+
+def animate(wav: Path, out: Path, engine: str, transcript: str | None = None) -> tuple[float, float]:
+    """Run the whole `mouthpiece animate` command; return its wall and CPU (user + system) time."""
+    cmd = [sys.executable, "-m", "server.cli", "animate", str(wav), "-o", str(out), "--engine", engine]
+    cmd += ["--seed", "0", "--quiet"]
+    if transcript:
+        cmd += ["--transcript", transcript]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        raise RuntimeError(f"mouthpiece animate failed on {wav.name}: {proc.stderr.strip()[-400:]}")
+    return wall, cpu
+
+
+FIGURES = (
+    ("bilabial", "bilabial"),
+    ("false_closure", "false cl."),
+    ("rounding", "rounding"),
+    ("rest", "rest/SIL"),
+    ("rtf", "RTF"),
+    ("cpu_rtf", "CPU RTF"),
+)
+
+
+def _print_table(title: str, rows: list[tuple[str, Scores]], targets: dict[str, str]) -> None:
+    print(f"\n{title}")
+    header = f"{'clip':<24}{'sec':>7}" + "".join(f"{label:>11}" for _, label in FIGURES)
+    print(header)
+    print("-" * len(header))
+    total: Scores | None = None
+    for name, s in rows:
+        print(f"{name:<24}{s.seconds:>7.1f}" + "".join(f"{s.figure(k):>11.3f}" for k, _ in FIGURES))
+        total = s if total is None else total + s
+    if total is not None:
+        print("-" * len(header))
+        print(f"{'all (pooled)':<24}{total.seconds:>7.1f}" + "".join(f"{total.figure(k):>11.3f}" for k, _ in FIGURES))
+        means = [np.nanmean([s.figure(k) for _, s in rows]) for k, _ in FIGURES]
+        print(f"{'mean of clips':<24}{'':>7}" + "".join(f"{m:>11.3f}" for m in means))
+    print(f"{'target':<24}{'':>7}" + "".join(f"{targets.get(k, ''):>11}" for k, _ in FIGURES))
+
+
+def run_real(gauge: LipGauge, engine: str, workdir: Path, clips: Sequence[str] | None) -> list[tuple[str, Scores]]:
+    from core.audio import load_audio
+
+    rows = []
+    for wav in sorted((SAMPLES / "source_video" / "wav").glob("*.wav")):
+        if clips and wav.stem not in clips:
+            continue
+        seconds = load_audio(wav).size / 16000
+        out = workdir / f"{wav.stem}.npz"
+        wall, cpu = animate(wav, out, engine)
+        labels = clip_labels(SAMPLES / "source_video" / "phoneme" / f"{wav.stem}_seq.json", seconds)
+        rows.append((wav.stem, score(labels, Track.load(out), gauge, wall, seconds, cpu)))
+    return rows
+
+
+def run_synth(gauge: LipGauge, engine: str, workdir: Path, sentences: Sequence[str]) -> list[tuple[str, Scores]]:
+    from core.audio import write_wav
+    from core.bench.espeak import synthesize
+    from core.phonetics.segments import phones_to_frames
+
+    rows = []
+    for i, text in enumerate(sentences):
+        audio, phones = synthesize(text)
+        seconds = audio.size / 16000
+        wav = workdir / f"sentence{i}.wav"
+        write_wav(wav, audio)
+        out = workdir / f"sentence{i}.npz"
+        wall, cpu = animate(wav, out, engine, transcript=text)
+        labels = phones_to_frames(list(phones), LABEL_FPS, round(seconds * LABEL_FPS))
+        rows.append((text[:22], score(labels, Track.load(out), gauge, wall, seconds, cpu)))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mouthpiece bench lipsync", description=__doc__.split("\n")[0])
+    parser.add_argument("--engine", default="builtin", help="engine to measure (an ARKit engine)")
+    parser.add_argument("--set", choices=("held-out", "dev"), default="held-out", help="synthesized sentences")
+    parser.add_argument("--clips", nargs="*", help="only these real clips (by name)")
+    parser.add_argument("--skip-real", action="store_true", help="only the synthesized sentences")
+    parser.add_argument("--skip-synth", action="store_true", help="only the real clips")
+    args = parser.parse_args(argv)
+
+    from meshes import load_head
+
+    gauge = LipGauge(load_head())
+    with tempfile.TemporaryDirectory(prefix="mouthpiece-lipsync-") as tmp:
+        work = Path(tmp)
+        if not args.skip_real:
+            rows = run_real(gauge, args.engine, work, args.clips)
+            _print_table(
+                f"Real speech ({SAMPLES.name}), audio only, engine {args.engine}",
+                rows,
+                {"bilabial": ">=0.80", "false_closure": "<=0.08", "rounding": ">=0.65", "rest": ">=0.80",
+                 "rtf": "<=0.17"},
+            )  # fmt: skip
+        if not args.skip_synth:
+            sentences = HELD_OUT_SENTENCES if args.set == "held-out" else DEV_SENTENCES
+            rows = run_synth(gauge, args.engine, work, sentences)
+            _print_table(
+                f"espeak-ng sentences ({args.set}), with transcript, engine {args.engine}",
+                rows,
+                {"bilabial": ">=0.90", "false_closure": "<=0.10", "rounding": ">=0.50"},
+            )
+    return 0

@@ -1,0 +1,110 @@
+"""Loudness and pitch of the voice: the energy envelope that scales the jaw, a voice-activity gate
+that sends the mouth to rest in silence, and a pitch curve for head motion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.audio import SAMPLE_RATE
+from core.engines.builtin.filters import closing, moving_max, moving_mean
+
+HOP = 0.01
+WINDOW = 0.025
+CLOSURE_DIP = 18.0
+"""dB below the local formant peak from which a dip may be a closure."""
+SILENCE_DBFS = -55.0
+"""A clip whose loud parts stay below this level is treated as silence."""
+
+
+@dataclass
+class Prosody:
+    """Per-hop (10 ms) analysis of a clip."""
+
+    times: np.ndarray  # hop centres, seconds
+    level: np.ndarray  # loudness 0..1 relative to the clip's speech level
+    voice: np.ndarray  # voice activity 0..1
+    f0: np.ndarray  # Hz, 0 where unvoiced
+    dip: np.ndarray  # dB of the 0.8–3 kHz band below its peak within ±150 ms (≤ 0; deep at closures)
+    open: np.ndarray  # 0..1 voiced with the formant band near its peak (a vowel's nucleus)
+    speech: np.ndarray  # 0..1 voiced and not in a closure-deep dip
+
+    def at(self, name: str, t: np.ndarray) -> np.ndarray:
+        """Linearly interpolate one curve at times ``t``."""
+        return np.interp(t, self.times, getattr(self, name))
+
+    def openness(self, t: np.ndarray) -> np.ndarray:
+        """0..1: how surely the mouth is open at ``t`` (voiced, formant band near its local peak)."""
+        return self.at("open", t)
+
+    def speaking(self, t: np.ndarray) -> np.ndarray:
+        """0..1: voice on and the formant band not in a closure-deep dip (a consonant's closure,
+        where the mouth may close)."""
+        return self.at("speech", t)
+
+    @property
+    def has_speech(self) -> bool:
+        return bool(self.voice.max(initial=0.0) > 0.5)
+
+
+def _frames(audio: np.ndarray, hop: int, win: int) -> np.ndarray:
+    n = max(1, int(np.ceil(audio.size / hop)))
+    padded = np.pad(audio, (win // 2, win + n * hop - audio.size))
+    idx = np.arange(n)[:, None] * hop + np.arange(win)[None, :]
+    return padded[idx]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def analyse(audio: np.ndarray) -> Prosody:
+    """Energy in dB per 10 ms hop, normalised to the clip's speech level; a voice gate; F0."""
+    hop, win = round(HOP * SAMPLE_RATE), round(WINDOW * SAMPLE_RATE)
+    frames = _frames(np.asarray(audio, dtype=np.float32), hop, win)
+    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    db = moving_mean(20.0 * np.log10(rms + 1e-9), 3)
+    times = np.arange(db.size) * HOP
+    speech_level = float(np.percentile(db, 95))
+    if speech_level < SILENCE_DBFS:
+        zeros = np.zeros_like(db)
+        return Prosody(times, zeros, zeros, zeros, zeros, zeros, zeros)
+    floor = max(float(np.percentile(db, 5)), speech_level - 50.0)
+    # voice: well above the noise floor and within reach of the speech level
+    threshold = max(floor + 0.35 * (speech_level - floor), speech_level - 30.0)
+    voice = _smoothstep((db - threshold + 3.0) / 6.0)
+    # bridge dips shorter than 150 ms (stop closures, weak consonants), then soften the edges
+    voice = moving_mean(closing(voice, 15), 5)
+    level = moving_mean(np.clip((db - (speech_level - 24.0)) / 24.0, 0.0, 1.0), 5)
+    dip = _band_dip(frames)
+    # 50 ms smoothing: the mouth cannot follow the band's frame-to-frame flicker
+    vowel = moving_mean(_smoothstep((dip + 10.0) / 7.0) * voice, 5)
+    speech = moving_mean((1.0 - _smoothstep((-dip - CLOSURE_DIP) / 8.0)) * voice, 5)
+    return Prosody(times, level, voice, _pitch(frames, voice), dip, vowel, speech)
+
+
+def _band_dip(frames: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> np.ndarray:
+    """How far (dB) the formant band falls below its local peak: vowels sit near 0, lip closures
+    (stop silence, nasal murmur) and labiodental frication tens of dB below."""
+    n_fft = 512
+    power = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1])[None, :], n_fft, axis=1)) ** 2
+    lo, hi = int(low_hz * n_fft / SAMPLE_RATE), int(high_hz * n_fft / SAMPLE_RATE)
+    band = 10.0 * np.log10(power[:, lo:hi].sum(axis=1) + 1e-10)
+    return band - moving_max(band, 31)
+
+
+def _pitch(frames: np.ndarray, voice: np.ndarray, fmin: float = 70.0, fmax: float = 400.0) -> np.ndarray:
+    """Autocorrelation F0 per frame (Hz), 0 where the frame is not clearly periodic."""
+    n = frames.shape[1]
+    x = frames - frames.mean(axis=1, keepdims=True)
+    x = x * np.hanning(n)[None, :]
+    spec = np.fft.rfft(x, 2 * n, axis=1)
+    ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, :n]
+    ac /= ac[:, :1] + 1e-12
+    lo, hi = int(SAMPLE_RATE / fmax), min(n - 1, int(SAMPLE_RATE / fmin))
+    lag = lo + np.argmax(ac[:, lo:hi], axis=1)
+    peak = ac[np.arange(ac.shape[0]), lag]
+    f0 = SAMPLE_RATE / lag
+    return np.where((peak > 0.45) & (voice > 0.5), f0, 0.0)

@@ -1,0 +1,153 @@
+"""`mouthpiece animate`: run an engine on an audio clip and write the track, without a server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HELP = "animate an audio clip with an engine and write the track (.npz or .json)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "audio", nargs="?", type=Path, help="speech clip (WAV/FLAC/OGG/MP3...); optional with --phonemes"
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True, help="track file to write (.npz or .json)")
+    parser.add_argument("--engine", default="builtin", help="builtin (default), emote, styletalk or sadtalker")
+    text = parser.add_mutually_exclusive_group()
+    text.add_argument("--transcript", help="what is said (better lip sync for the builtin engine)")
+    text.add_argument("--transcript-file", type=Path, help="a text file with what is said")
+    parser.add_argument(
+        "--emotion", default="neutral", help="neutral, happy, sad, surprised, fear, disgusted, angry, contempt"
+    )
+    parser.add_argument("--intensity", default="0.5", help="emotion intensity 0..1 (default 0.5)")
+    parser.add_argument("--seed", default="0", help="random seed for blinks and head motion (default 0)")
+    parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
+    parser.add_argument("--style", help="speaking style (engine-specific: StyleTalk style clip, SadTalker pose style)")
+    parser.add_argument("--identity", help="training identity, by name or index (EMOTE)")
+    parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
+    parser.add_argument("--no-blinks", action="store_true", help="no blinks")
+    parser.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
+    parser.add_argument("--model-dir", type=Path, help="folder with the engine's weights")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
+    parser.add_argument("--model-config", help="model configuration file of the engine")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _number(value: str, name: str, kind: type = float) -> Any:
+    from core.errors import InputError
+
+    try:
+        return kind(value)
+    except ValueError:
+        raise InputError(f"--{name} must be a {'whole ' if kind is int else ''}number, got '{value}'") from None
+
+
+def _phonemes(path: Path) -> list[int]:
+    from core.errors import InputError
+
+    if not path.is_file():
+        raise InputError(f"phoneme file not found: {path}")
+    try:
+        seq = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{path.name}: not a JSON list of phoneme indices") from None
+    if not isinstance(seq, list) or not seq or not all(isinstance(i, int) and i >= 0 for i in seq):
+        raise InputError(f"{path.name}: expected a non-empty JSON list of phoneme indices (whole numbers ≥ 0)")
+    return seq
+
+
+def _transcript(args: argparse.Namespace) -> str | None:
+    from core.errors import InputError
+
+    if args.transcript_file is None:
+        return args.transcript
+    if not args.transcript_file.is_file():
+        raise InputError(f"transcript file not found: {args.transcript_file}")
+    try:
+        return args.transcript_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{args.transcript_file.name}: the transcript must be UTF-8 text") from None
+
+
+def build_options(args: argparse.Namespace):  # -> EngineOptions
+    """EngineOptions from the command line (raises InputError on bad values)."""
+    from core.engines.base import EngineOptions
+
+    extra: dict[str, Any] = {
+        "blinks": not args.no_blinks,
+        "head_motion": not args.no_head_motion,
+        "eye_motion": not args.no_eye_motion,
+    }
+    if args.identity is not None:
+        extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
+    if args.phonemes is not None:
+        extra["phonemes"] = _phonemes(args.phonemes)
+    return EngineOptions(
+        emotion=args.emotion,
+        intensity=_number(args.intensity, "intensity"),
+        style=args.style,
+        seed=_number(args.seed, "seed", int),
+        transcript=_transcript(args),
+        fps=_number(args.fps, "fps") if args.fps is not None else None,
+        extra=extra,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from core.audio import SAMPLE_RATE, load_audio
+    from core.engines import get_engine
+    from core.errors import InputError
+
+    if args.output.suffix.lower() not in (".npz", ".json"):
+        raise InputError(f"the output must end in .npz or .json, not '{args.output.suffix or args.output.name}'")
+    if not args.output.parent.is_dir():
+        raise InputError(f"the output folder does not exist: {args.output.parent}")
+    if args.audio is None and args.phonemes is None:
+        raise InputError("give an AUDIO file (or --phonemes for an engine that animates from phonemes)")
+    options = build_options(args)
+    if args.audio is not None:
+        audio = load_audio(args.audio)
+    else:  # phonemes only: silent audio as long as the phoneme sequence (30 fps)
+        audio = np.zeros(round(len(options.extra["phonemes"]) / 30.0 * SAMPLE_RATE), dtype=np.float32)
+    engine = get_engine(
+        args.engine,
+        model_dir=args.model_dir,
+        checkpoint=args.checkpoint,
+        model_config=args.model_config,
+        device=args.device,
+    )
+    track = _run_with_progress(engine, audio, options, quiet=args.quiet)
+    track.save(args.output)
+    for warning in track.meta.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+    if not args.quiet:
+        print(
+            f"wrote {args.output}: {track.num_frames} frames at {track.fps:g} fps "
+            f"({track.duration:.2f} s, {track.rig} rig, engine {args.engine})"
+        )
+    return 0
+
+
+def _run_with_progress(engine, audio, options, quiet: bool):  # -> Track
+    """Run the engine with a progress bar on the terminal (none when quiet or not a terminal)."""
+    if quiet or not sys.stderr.isatty():
+        return engine.run(audio, options)
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("starting", total=1.0)
+
+        def progress(fraction: float, message: str) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        return engine.run(audio, options, progress=progress)
