@@ -30,13 +30,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--identity", help="training identity, by name or index (EMOTE)")
     parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
     parser.add_argument("--no-blinks", action="store_true", help="no blinks")
-    parser.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    add_head_motion_arguments(parser)
     parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
     parser.add_argument("--model-dir", type=Path, help="folder with the engine's weights")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
     parser.add_argument("--model-config", help="model configuration file of the engine")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_head_motion_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--head-motion",
+        choices=("engine", "sadtalker", "none"),
+        default="engine",
+        help="head motion: the engine's own (default), SadTalker's PoseVAE (needs its weights), or none",
+    )
+    parser.add_argument("--pose-style", default="0", help="SadTalker pose style 0..45 (with --head-motion sadtalker)")
+
+
+def check_head_motion(args: argparse.Namespace) -> None:
+    """Fail before the engine runs when SadTalker head motion cannot be added (bad style, no weights)."""
+    from core.errors import InputError
+
+    if args.head_motion != "sadtalker":
+        if args.pose_style != "0":
+            raise InputError("--pose-style only applies with --head-motion sadtalker")
+        return
+    from core.engines.sadtalker.loader import default_weights_path, missing_weights_message
+    from core.engines.sadtalker.posevae import parse_pose_style
+    from core.errors import ModelMissingError
+
+    parse_pose_style(args.pose_style)
+    if not default_weights_path().is_file():
+        raise ModelMissingError(missing_weights_message(default_weights_path()))
+
+
+def apply_head_motion(track, audio, args: argparse.Namespace):  # -> Track
+    """Replace the track's head rotation with SadTalker's PoseVAE motion when asked to."""
+    if args.head_motion != "sadtalker":
+        return track
+    from core.engines.sadtalker import add_head_motion
+
+    return add_head_motion(
+        track, audio, _number(args.pose_style, "pose-style", int), _number(args.seed, "seed", int), device=args.device
+    )
 
 
 def _number(value: str, name: str, kind: type = float) -> Any:
@@ -81,7 +119,7 @@ def build_options(args: argparse.Namespace):  # -> EngineOptions
 
     extra: dict[str, Any] = {
         "blinks": not args.no_blinks,
-        "head_motion": not args.no_head_motion,
+        "head_motion": args.head_motion == "engine",
         "eye_motion": not args.no_eye_motion,
     }
     if args.identity is not None:
@@ -113,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
     if args.audio is None and args.phonemes is None:
         raise InputError("give an AUDIO file (or --phonemes for an engine that animates from phonemes)")
     options = build_options(args)
+    check_head_motion(args)
     if args.audio is not None:
         audio = load_audio(args.audio)
     else:  # phonemes only: silent audio as long as the phoneme sequence (30 fps)
@@ -125,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     track = _run_with_progress(engine, audio, options, quiet=args.quiet)
+    track = apply_head_motion(track, audio, args)
     track.save(args.output)
     for warning in track.meta.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from server.commands.animate import add_head_motion_arguments
+
 HELP = "animate a voice clip on a head and save a Blender scene (.blend), optionally with a preview .mp4"
 
 
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--fps", type=int, default=30, help="scene frame rate (default 30)")
     parser.add_argument("--no-blinks", action="store_true", help="no blinks")
-    parser.add_argument("--no-head-motion", action="store_true", help="keep the head still")
+    add_head_motion_arguments(parser)
     parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
@@ -106,9 +108,13 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     from core.engines.base import EngineOptions
     from core.errors import InputError, ModelMissingError
     from core.rigs import load_rig
-    from server.commands.animate import _number, _run_with_progress, _transcript
+    from server.commands.animate import _number, _run_with_progress, _transcript, apply_head_motion, check_head_motion
 
-    extra = {"blinks": not args.no_blinks, "head_motion": not args.no_head_motion, "eye_motion": not args.no_eye_motion}
+    extra = {
+        "blinks": not args.no_blinks,
+        "head_motion": args.head_motion == "engine",
+        "eye_motion": not args.no_eye_motion,
+    }
     if args.identity is not None:
         extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
     options = EngineOptions(
@@ -129,7 +135,9 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
             f"engine '{args.engine}' animates the '{engine.rig}' rig, not '{rig.name}'; leave out --rig "
             f"or choose --rig {engine.rig}"
         )
-    track = _run_with_progress(engine, load_audio(args.audio), options, quiet=args.quiet)
+    check_head_motion(args)
+    audio = load_audio(args.audio)
+    track = apply_head_motion(_run_with_progress(engine, audio, options, quiet=args.quiet), audio, args)
     for warning in track.meta.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     return track, rig

@@ -112,6 +112,7 @@ def test_sadtalker_head_motion_on_another_engines_track(weights, tmp_path):
     np.testing.assert_array_equal(moved.values, track.values)
     assert moved.channels == track.channels and moved.rig == "arkit"
     rot25 = angles_to_rotvec(predict_pose(load_posevae(weights), mel_windows(audio), 12, 7)[:, :3])
+    rot25 = np.stack([rot25[:, 0], -rot25[:, 2], rot25[:, 1]], axis=1)  # BFM's Y-up frame → the Z-up head's
     np.testing.assert_array_equal(moved.rotations["head"][::6][:8], rot25[::5][:8])  # shared frame times
     reached = output_frame_count(len(rot25), 25, 30)
     assert reached < 45  # the 25 fps clip ends before the 30 fps track: the last pose is held

@@ -43,7 +43,7 @@ def test_animate_writes_a_builtin_track(hello_track):
 
 def test_animate_json_and_switches(tmp_path, capsys):
     out = tmp_path / "hello.json"
-    rc = main(["animate", str(HELLO_WAV), "-o", str(out), "--no-blinks", "--no-head-motion", "--no-eye-motion"])
+    rc = main(["animate", str(HELLO_WAV), "-o", str(out), "--no-blinks", "--head-motion", "none", "--no-eye-motion"])
     assert rc == 0
     assert "wrote" in capsys.readouterr().out
     track = Track.load(out)

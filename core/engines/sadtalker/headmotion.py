@@ -1,9 +1,10 @@
 """SadTalker's PoseVAE head motion for any engine's track (``--head-motion sadtalker --pose-style N``).
 
-PoseVAE's three angles become the track's ``head`` rotation (axis-angle; Y up, Z toward the viewer, as
-every track's head) at the track's frame rate: computed at 25 fps, held at its last pose past the end of
-the 25 fps clip, and slerped to the track's rate. An existing head rotation is replaced
-(``meta["head_motion"]`` says so). PoseVAE's translation is in BFM units and is not applied.
+PoseVAE's three angles become the track's ``head`` rotation as axis-angle in the rig's own frame: Y up and
+Z toward the viewer for bfm and flame; for the Z-up `arkit` head, +X is still the character's left and the
+face looks down −Y. It is computed at 25 fps, held at its last pose past the end of the 25 fps clip, and
+slerped to the track's frame rate. An existing head rotation is replaced (``meta["head_motion"]`` says
+so). PoseVAE's translation is in BFM units and is not applied.
 """
 
 from __future__ import annotations
@@ -54,10 +55,10 @@ def add_head_motion(
     # Hold the last pose past the clip's end so that every frame of the track has a time to sample.
     cover = math.ceil(track.duration * FPS) + 1
     rot25 = np.concatenate([rot25, np.repeat(rot25[-1:], max(0, cover - len(rot25)), axis=0)])
-    carrier = Track(
-        fps=FPS, rig=track.rig, channels=[], values=np.zeros((len(rot25), 0)), rotations={"head": rot25}
-    )
+    carrier = Track(fps=FPS, rig=track.rig, channels=[], values=np.zeros((len(rot25), 0)), rotations={"head": rot25})
     rot = resample(carrier, track.fps).rotations["head"][: track.num_frames]
+    if track.rig == "arkit":  # Y up, +Z forward → Z up, −Y forward: (x, y, z) → (x, −z, y)
+        rot = np.stack([rot[:, 0], -rot[:, 2], rot[:, 1]], axis=1)
     meta = dict(track.meta)
     meta["head_motion"] = {
         "source": "sadtalker",
