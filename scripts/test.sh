@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up (including espeak-ng and sox for synthesized test speech), lint, and run the tests.
+# Set up (including espeak-ng and sox for synthesized test speech), lint, and run the tests
+# (bpy 5.0 in .venv, then the baking tests again on bpy 4.2 LTS in .venv-bpy42).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,3 +13,5 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -q "$@"
+# Baking on the classic action API (Blender 4.2 LTS), in its own venv.
+bash scripts/test_bpy42.sh
