@@ -15,6 +15,8 @@ HEAD_PROP = "mouthpiece_head"  # str: the head object the take was made for
 META_PROP = "mouthpiece_meta"  # str: JSON of the track's meta
 ROLE_PROP = "mouthpiece_role"  # classic API: which data-block the action animates
 SLOTS_PROP = "mouthpiece_slots"  # slotted API: JSON {role: slot identifier}
+JOB_PROP = "mouthpiece_job"  # str: the server job whose track the take holds
+TRACK_RIG_PROP = "mouthpiece_track_rig"  # str: the track's rig id (bfm takes can drive the portrait renderer)
 GROUP = "Mouthpiece"
 
 
@@ -131,6 +133,30 @@ def _role_actions(number: int) -> Iterator[tuple[str, bpy.types.Action, str | No
                 yield role, action, identifier
         elif ROLE_PROP in action:
             yield action[ROLE_PROP], action, None
+
+
+def tag_take(number: int, job_id: str, rig: str) -> None:
+    """Remember on take ``number`` the server job it came from and its track's rig."""
+    for action in take_actions(number):
+        action[JOB_PROP] = job_id
+        action[TRACK_RIG_PROP] = rig
+
+
+def current_take(ids: dict[str, bpy.types.ID]) -> bpy.types.Action | None:
+    """The take action active on the head's data-blocks (the first found), or None."""
+    for id_block in ids.values():
+        data = id_block.animation_data
+        if data is not None and is_take(data.action):
+            return data.action
+    return None
+
+
+def take_meta(action: bpy.types.Action) -> dict:
+    """The meta a take was baked with (the track's meta plus fps and frame_start)."""
+    try:
+        return json.loads(action.get(META_PROP, "{}"))
+    except json.JSONDecodeError:
+        return {}
 
 
 def use_take(number: int, ids: dict[str, bpy.types.ID]) -> None:

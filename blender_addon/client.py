@@ -65,25 +65,31 @@ class Client:
     def rig(self, name: str) -> bytes:
         return self._request("GET", f"/v1/rigs/{urllib.parse.quote(name)}")
 
+    def _post_form(self, path: str, fields: dict[str, str], files: dict[str, str]) -> Any:
+        """POST multipart/form-data: text ``fields`` and ``files`` (field name → path on disk)."""
+        boundary = uuid.uuid4().hex
+        parts = [
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
+            for key, value in fields.items()
+        ]
+        for key, path_on_disk in files.items():
+            with open(path_on_disk, "rb") as fh:
+                data = fh.read()
+            name = os.path.basename(path_on_disk)
+            kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"; filename="{name}"\r\n'
+                f"Content-Type: {kind}\r\n\r\n".encode()
+                + data
+                + b"\r\n"
+            )
+        parts.append(f"--{boundary}--\r\n".encode())
+        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        return self._json("POST", path, body=b"".join(parts), headers=headers)
+
     def submit(self, audio_path: str, params: dict) -> str:
         """Upload a clip with job params; returns the job id."""
-        with open(audio_path, "rb") as fh:
-            audio = fh.read()
-        boundary = uuid.uuid4().hex
-        name = os.path.basename(audio_path)
-        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        parts = [
-            f'--{boundary}\r\nContent-Disposition: form-data; name="params"\r\n\r\n'.encode()
-            + json.dumps(params).encode()
-            + b"\r\n",
-            f'--{boundary}\r\nContent-Disposition: form-data; name="audio"; filename="{name}"\r\n'
-            f"Content-Type: {kind}\r\n\r\n".encode()
-            + audio
-            + b"\r\n",
-            f"--{boundary}--\r\n".encode(),
-        ]
-        headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
-        return self._json("POST", "/v1/jobs", body=b"".join(parts), headers=headers)["id"]
+        return self._post_form("/v1/jobs", {"params": json.dumps(params)}, {"audio": audio_path})["id"]
 
     def job(self, job_id: str) -> dict:
         return self._json("GET", f"/v1/jobs/{job_id}")
@@ -93,6 +99,20 @@ class Client:
 
     def cancel(self, job_id: str) -> dict:
         return self._json("DELETE", f"/v1/jobs/{job_id}")
+
+    def render(self, image_path: str, job_id: str, params: dict) -> str:
+        """Ask for a portrait video of finished job ``job_id``'s track (with its audio); returns the render id."""
+        fields = {"job": job_id, "params": json.dumps(params)}
+        return self._post_form("/v1/renders", fields, {"image": image_path})["id"]
+
+    def render_status(self, render_id: str) -> dict:
+        return self._json("GET", f"/v1/renders/{render_id}")
+
+    def video(self, render_id: str) -> bytes:
+        return self._request("GET", f"/v1/renders/{render_id}/video")
+
+    def cancel_render(self, render_id: str) -> dict:
+        return self._json("DELETE", f"/v1/renders/{render_id}")
 
 
 def _detail(exc: urllib.error.HTTPError) -> str:

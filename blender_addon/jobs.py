@@ -1,10 +1,11 @@
-"""The Generate worker: upload, poll, download, on a thread that never touches bpy. It reports
-through a queue that the modal operator's timer drains on the main thread."""
+"""Server jobs (Generate's animation, Render Portrait Video's render): upload, poll, download, on a thread
+that never touches bpy. It reports through a queue that the modal operator's timer drains on the main thread."""
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .client import Client, ServerError
@@ -14,7 +15,7 @@ POLL_SECONDS = 0.25
 
 @dataclass
 class Event:
-    """kind: 'job' (text = id), 'progress' (fraction, text), 'done' (data = track bytes),
+    """kind: 'job' (text = id), 'progress' (fraction, text), 'done' (data = the result's bytes),
     'error' (text = the server's message) or 'cancelled'."""
 
     kind: str
@@ -23,22 +24,31 @@ class Event:
     data: bytes = b""
 
 
-def run_job(client: Client, audio_path: str, params: dict, events: queue.Queue, cancel: threading.Event) -> None:
-    """Animate one clip on the server; every outcome ends with one done/error/cancelled event."""
-    job_id = None
+@dataclass
+class Remote:
+    """How to drive one kind of server job."""
+
+    submit: Callable[[], str]
+    status: Callable[[str], dict]
+    result: Callable[[str], bytes]
+    cancel: Callable[[str], dict]
+
+
+def run_remote(remote: Remote, events: queue.Queue, cancel: threading.Event) -> None:
+    """Submit, poll until finished, fetch the result; every outcome ends with one done/error/cancelled event."""
     try:
-        job_id = client.submit(audio_path, params)
+        job_id = remote.submit()
         events.put(Event("job", text=job_id))
         while True:
             if cancel.is_set():
-                client.cancel(job_id)
+                remote.cancel(job_id)
                 events.put(Event("cancelled"))
                 return
-            status = client.job(job_id)
+            status = remote.status(job_id)
             state = status["state"]
             events.put(Event("progress", float(status.get("progress", 0.0)), status.get("message", state)))
             if state == "done":
-                events.put(Event("done", 1.0, data=client.track(job_id)))
+                events.put(Event("done", 1.0, data=remote.result(job_id)))
                 return
             if state in ("failed", "cancelled"):
                 message = status.get("message") or f"the job was {state}"
@@ -48,14 +58,38 @@ def run_job(client: Client, audio_path: str, params: dict, events: queue.Queue, 
     except ServerError as exc:
         events.put(Event("error", text=str(exc)))
     except OSError as exc:
-        events.put(Event("error", text=f"cannot read the audio file: {exc}"))
+        events.put(Event("error", text=f"cannot read {exc.filename or 'the file'}: {exc.strerror or exc}"))
+
+
+def run_job(client: Client, audio_path: str, params: dict, events: queue.Queue, cancel: threading.Event) -> None:
+    """Animate one clip on the server."""
+    remote = Remote(lambda: client.submit(audio_path, params), client.job, client.track, client.cancel)
+    run_remote(remote, events, cancel)
+
+
+def run_render(
+    client: Client, image_path: str, job_id: str, params: dict, events: queue.Queue, cancel: threading.Event
+) -> None:
+    """Render finished job ``job_id``'s track on a portrait; 'done' carries the mp4."""
+    remote = Remote(
+        lambda: client.render(image_path, job_id, params), client.render_status, client.video, client.cancel_render
+    )
+    run_remote(remote, events, cancel)
+
+
+def _start(target: Callable[..., None], *args: object) -> tuple[threading.Thread, queue.Queue, threading.Event]:
+    events: queue.Queue = queue.Queue()
+    cancel = threading.Event()
+    thread = threading.Thread(target=target, args=(*args, events, cancel), name="mouthpiece-job", daemon=True)
+    thread.start()
+    return thread, events, cancel
 
 
 def start_job(client: Client, audio_path: str, params: dict) -> tuple[threading.Thread, queue.Queue, threading.Event]:
-    events: queue.Queue = queue.Queue()
-    cancel = threading.Event()
-    thread = threading.Thread(
-        target=run_job, args=(client, audio_path, params, events, cancel), name="mouthpiece-job", daemon=True
-    )
-    thread.start()
-    return thread, events, cancel
+    return _start(run_job, client, audio_path, params)
+
+
+def start_render(
+    client: Client, image_path: str, job_id: str, params: dict
+) -> tuple[threading.Thread, queue.Queue, threading.Event]:
+    return _start(run_render, client, image_path, job_id, params)

@@ -1,11 +1,14 @@
-"""Operators of the Mouthpiece sidebar: server, Add Head, Generate (modal), takes, mappings, preview."""
+"""Operators of the Mouthpiece sidebar: server, Add Head, Generate (modal), takes, mappings, preview,
+Render Portrait Video (modal)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -13,12 +16,12 @@ import urllib.parse
 import bpy
 
 from . import actions, mapping
-from .bake import bake_track
+from .bake import bake_track, scene_fps
 from .client import Client, ServerError
 from .head import HEAD_NAMES, RIG_PROP, build_head, head_ids
-from .jobs import start_job
-from .properties import DEFAULT, JobState, ServerCache, preferences
-from .sound import place_sound, sound_strips, strip_filepath
+from .jobs import start_job, start_render
+from .properties import DEFAULT, JobState, RenderState, ServerCache, preferences
+from .sound import place_movie, place_sound, sound_strips, strip_filepath
 from .wire import WireError, read_rig, read_track
 
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -184,6 +187,9 @@ def job_params(settings) -> dict:
         "blinks": bool(settings.blinks),
         "head_motion": bool(settings.head_motion),
     }
+    if settings.head_motion and settings.head_motion_source == "SADTALKER":
+        params["head_motion"] = "sadtalker"
+        params["pose_style"] = int(settings.pose_style)
     if settings.transcript.strip():
         params["transcript"] = settings.transcript.strip()
     if settings.style not in ("", DEFAULT):
@@ -209,8 +215,9 @@ def _audio(context) -> tuple[str, int, bool]:
     return path, int(settings.start_frame), True
 
 
-def apply_track(context, obj, data: bytes, audio_path: str, frame_start: int, add_sound: bool) -> str:
-    """Bake a downloaded track on ``obj`` (and place its sound); returns the report line.
+def apply_track(context, obj, data: bytes, audio_path: str, frame_start: int, add_sound: bool, job_id: str = "") -> str:
+    """Bake a downloaded track on ``obj`` (and place its sound) as a take that remembers ``job_id``;
+    returns the report line.
 
     Raises ValueError when none of the track's channels finds a shape key on ``obj``."""
     track = read_track(data)
@@ -226,6 +233,7 @@ def apply_track(context, obj, data: bytes, audio_path: str, frame_start: int, ad
             f"is a shape key of '{obj.name}'; choose an engine for this head, or a name mapping that fits it"
         )
     result = bake_track(obj, track, frame_start=frame_start, mapping=chosen)
+    actions.tag_take(result.take, job_id, track.rig)
     if add_sound:
         place_sound(context.scene, audio_path, frame_start, name=f"{result.name} sound")
     line = f"{result.name}: frames {result.frame_start}–{result.frame_end}, {result.keyed_channels} channels"
@@ -245,7 +253,98 @@ def _target_problem(obj) -> str | None:
     return None
 
 
-class MOUTHPIECE_OT_generate(bpy.types.Operator):
+class _ServerJobOperator:
+    """A job on the server driven by a worker thread (jobs.py): modal with a progress bar and Esc to cancel
+    when invoked from the UI, synchronous in background mode and from scripts. Subclasses say how to
+    prepare (:meth:`_prepare`), start (:meth:`_start`) and use the result (:meth:`_finish`)."""
+
+    state: type = JobState
+    job_id: str = ""
+
+    def _prepare(self, context) -> bool:
+        raise NotImplementedError
+
+    def _start(self, context) -> tuple[threading.Thread, object, threading.Event]:
+        raise NotImplementedError
+
+    def _finish(self, context, data: bytes) -> bool:
+        raise NotImplementedError
+
+    def _fail(self, message: str) -> bool:
+        self.state.error = message
+        self.report({"ERROR"}, message)
+        return False
+
+    def execute(self, context):
+        """The synchronous path (background mode, scripts): wait for the job here."""
+        self.state.error = self.state.status = ""
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        thread, events, _cancel = self._start(context)
+        thread.join()
+        while not events.empty():
+            event = events.get()
+            if event.kind == "job":
+                self.job_id = event.text
+            elif event.kind == "done":
+                return {"FINISHED"} if self._finish(context, event.data) else {"CANCELLED"}
+            elif event.kind in ("error", "cancelled"):
+                self._fail(event.text or "the job was cancelled")
+                return {"CANCELLED"}
+        return {"CANCELLED"}
+
+    def invoke(self, context, _event):
+        if bpy.app.background:
+            return self.execute(context)
+        self.state.error = self.state.status = ""
+        if not self._prepare(context):
+            return {"CANCELLED"}
+        self.thread, self.events, self.cancel = self._start(context)
+        self.state.running, self.state.progress, self.state.status = True, 0.0, "Uploading…"
+        wm = context.window_manager
+        self.timer = wm.event_timer_add(0.1, window=context.window)
+        wm.progress_begin(0, 100)
+        wm.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def _end(self, context, result: set[str]) -> set[str]:
+        wm = context.window_manager
+        wm.event_timer_remove(self.timer)
+        wm.progress_end()
+        self.state.running = False
+        _tag_redraw(context)
+        return result
+
+    def modal(self, context, event):
+        if event.type == "ESC":
+            if not self.cancel.is_set():
+                self.cancel.set()
+                self.state.status = "Cancelling…"
+            return {"RUNNING_MODAL"}
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        while not self.events.empty():
+            ev = self.events.get()
+            if ev.kind == "job":
+                self.job_id = ev.text
+            elif ev.kind == "progress":
+                self.state.progress, self.state.status = ev.fraction, ev.text
+                context.window_manager.progress_update(int(100 * ev.fraction))
+            elif ev.kind == "done":
+                return self._end(context, {"FINISHED"} if self._finish(context, ev.data) else {"CANCELLED"})
+            elif ev.kind == "cancelled":
+                self.state.status = "Cancelled"
+                self.report({"WARNING"}, f"{self.bl_label} cancelled")
+                return self._end(context, {"CANCELLED"})
+            elif ev.kind == "error":
+                self.state.status = ""
+                self._fail(ev.text)
+                return self._end(context, {"CANCELLED"})
+        _tag_redraw(context)
+        return {"RUNNING_MODAL"}
+
+
+class MOUTHPIECE_OT_generate(_ServerJobOperator, bpy.types.Operator):
     bl_idname = "mouthpiece.generate"
     bl_label = "Generate"
     bl_description = "Animate the active head from the audio on the server, as a new take (Esc cancels)"
@@ -256,7 +355,6 @@ class MOUTHPIECE_OT_generate(bpy.types.Operator):
         return context.scene is not None and not JobState.running
 
     def _prepare(self, context) -> bool:
-        JobState.error = JobState.status = ""
         problem = _target_problem(context.object)
         if problem:
             return self._fail(problem)
@@ -270,10 +368,8 @@ class MOUTHPIECE_OT_generate(bpy.types.Operator):
         self.head_name = context.object.name
         return True
 
-    def _fail(self, message: str) -> bool:
-        JobState.error = message
-        self.report({"ERROR"}, message)
-        return False
+    def _start(self, context):
+        return start_job(client(context), self.audio_path, job_params(context.scene.mouthpiece))
 
     def _finish(self, context, data: bytes) -> bool:
         """Bake the finished track; False (with the error reported) when that is impossible."""
@@ -281,7 +377,7 @@ class MOUTHPIECE_OT_generate(bpy.types.Operator):
         if obj is None:
             return self._fail(f"the head '{self.head_name}' was deleted while the take was generated")
         try:
-            line = apply_track(context, obj, data, self.audio_path, self.frame_start, self.add_sound)
+            line = apply_track(context, obj, data, self.audio_path, self.frame_start, self.add_sound, self.job_id)
         except WireError as exc:
             return self._fail(f"the server sent a track this add-on cannot read: {exc}")
         except ValueError as exc:
@@ -290,69 +386,88 @@ class MOUTHPIECE_OT_generate(bpy.types.Operator):
         self.report({"INFO"}, line)
         return True
 
-    def execute(self, context):
-        """The synchronous path (background mode, scripts): wait for the job here."""
-        if not self._prepare(context):
-            return {"CANCELLED"}
-        thread, events, _cancel = start_job(client(context), self.audio_path, job_params(context.scene.mouthpiece))
-        thread.join()
-        while not events.empty():
-            event = events.get()
-            if event.kind == "done":
-                return {"FINISHED"} if self._finish(context, event.data) else {"CANCELLED"}
-            if event.kind in ("error", "cancelled"):
-                self._fail(event.text or "the job was cancelled")
-                return {"CANCELLED"}
-        return {"CANCELLED"}
 
-    def invoke(self, context, _event):
-        if bpy.app.background:
-            return self.execute(context)
-        if not self._prepare(context):
-            return {"CANCELLED"}
-        self.thread, self.events, self.cancel = start_job(
-            client(context), self.audio_path, job_params(context.scene.mouthpiece)
-        )
-        JobState.running, JobState.progress, JobState.status = True, 0.0, "Uploading…"
-        wm = context.window_manager
-        self.timer = wm.event_timer_add(0.1, window=context.window)
-        wm.progress_begin(0, 100)
-        wm.modal_handler_add(self)
-        return {"RUNNING_MODAL"}
+def portrait_take(obj) -> tuple[bpy.types.Action | None, str]:
+    """The head's active take when the portrait renderer can render it, else (None, why not)."""
+    if obj is None:
+        return None, "select the head whose take to render"
+    take = actions.current_take(head_ids(obj))
+    if take is None:
+        return None, f"'{obj.name}' has no active take; Generate one with a bfm engine (styletalk, sadtalker)"
+    rig = take.get(actions.TRACK_RIG_PROP, "")
+    if rig != "bfm":
+        made = f"for the '{rig}' rig" if rig else "of unknown rig"
+        return None, f"only bfm takes (styletalk, sadtalker) drive the portrait renderer; this take is {made}"
+    if not take.get(actions.JOB_PROP):
+        return None, "this take has no server job to render (it was not made by Generate)"
+    return take, ""
 
-    def _end(self, context, result: set[str]) -> set[str]:
-        wm = context.window_manager
-        wm.event_timer_remove(self.timer)
-        wm.progress_end()
-        JobState.running = False
-        _tag_redraw(context)
-        return result
 
-    def modal(self, context, event):
-        if event.type == "ESC":
-            if not self.cancel.is_set():
-                self.cancel.set()
-                JobState.status = "Cancelling…"
-            return {"RUNNING_MODAL"}
-        if event.type != "TIMER":
-            return {"PASS_THROUGH"}
-        while not self.events.empty():
-            ev = self.events.get()
-            if ev.kind == "progress":
-                JobState.progress, JobState.status = ev.fraction, ev.text
-                context.window_manager.progress_update(int(100 * ev.fraction))
-            elif ev.kind == "done":
-                return self._end(context, {"FINISHED"} if self._finish(context, ev.data) else {"CANCELLED"})
-            elif ev.kind == "cancelled":
-                JobState.status = "Cancelled"
-                self.report({"WARNING"}, "Generate cancelled")
-                return self._end(context, {"CANCELLED"})
-            elif ev.kind == "error":
-                JobState.status = ""
-                self._fail(ev.text)
-                return self._end(context, {"CANCELLED"})
-        _tag_redraw(context)
-        return {"RUNNING_MODAL"}
+def video_folder() -> str:
+    """Where rendered videos go: beside the saved .blend, else the system's temporary folder."""
+    base = bpy.path.abspath("//") if bpy.data.filepath else tempfile.gettempdir()
+    folder = os.path.join(base, "mouthpiece_videos")
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
+class MOUTHPIECE_OT_render_portrait(_ServerJobOperator, bpy.types.Operator):
+    bl_idname = "mouthpiece.render_portrait"
+    bl_label = "Render Portrait Video"
+    bl_description = (
+        "Render a talking-portrait video of the active bfm take with the server's neural renderer and add it "
+        "to the sequencer with its sound at the take's start frame (Esc cancels)"
+    )
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
+    state = RenderState
+
+    @classmethod
+    def poll(cls, context):
+        if RenderState.running:
+            cls.poll_message_set("a portrait video is being rendered")
+            return False
+        take, why = portrait_take(context.object)
+        if take is None:
+            cls.poll_message_set(why)
+        return take is not None
+
+    def _prepare(self, context) -> bool:
+        take, why = portrait_take(context.object)
+        if take is None:
+            return self._fail(why)
+        image = bpy.path.abspath(context.scene.mouthpiece.portrait_image)
+        if not context.scene.mouthpiece.portrait_image:
+            return self._fail("choose a portrait image first")
+        if not os.path.isfile(image):
+            return self._fail(f"portrait image not found: {image}")
+        error = _ensure_server(context)
+        if error:
+            return self._fail(error)
+        meta = actions.take_meta(take)
+        self.image, self.source_job = image, str(take[actions.JOB_PROP])
+        self.frame_start = int(meta.get("frame_start", context.scene.frame_start))
+        self.take_name = take.name
+        self.fps = scene_fps(context.scene)
+        return True
+
+    def _start(self, context):
+        return start_render(client(context), self.image, self.source_job, {"fps": round(self.fps, 6)})
+
+    def _finish(self, context, data: bytes) -> bool:
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.take_name).strip("_") or "take"
+        path = os.path.join(video_folder(), f"{safe}.mp4")
+        try:
+            with open(path, "wb") as fh:
+                fh.write(data)
+        except OSError as exc:
+            return self._fail(f"cannot write the video to {path}: {exc.strerror}")
+        movie, sound = place_movie(context.scene, path, self.frame_start, f"{self.take_name} video")
+        line = f"{movie.name}: frames {int(movie.frame_final_start)}–{int(movie.frame_final_end) - 1} from {path}"
+        if sound is None:
+            line += " (no sound in the video)"
+        RenderState.status = line
+        self.report({"INFO"}, line)
+        return True
 
 
 class MOUTHPIECE_OT_use_take(bpy.types.Operator):
@@ -496,6 +611,7 @@ CLASSES = (
     MOUTHPIECE_OT_save_mapping,
     MOUTHPIECE_OT_check_mapping,
     MOUTHPIECE_OT_render_preview,
+    MOUTHPIECE_OT_render_portrait,
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 
 from .head import head_armature
-from .properties import JobState, ServerCache, engine_info
+from .properties import JobState, RenderState, ServerCache, engine_info
 
 
 class _Panel:
@@ -121,6 +121,10 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
         row = col.row()
         row.prop(settings, "head_motion")
         row.prop(settings, "blinks")
+        if settings.head_motion:
+            col.prop(settings, "head_motion_source", text="From")
+            if settings.head_motion_source == "SADTALKER":
+                col.prop(settings, "pose_style")
         col.prop(settings, "seed")
 
         ready = info is None or info.get("ready", False)
@@ -152,7 +156,39 @@ class MOUTHPIECE_PT_takes(_Panel, bpy.types.Panel):
         layout.operator("mouthpiece.render_preview", icon="RENDER_ANIMATION")
 
 
-CLASSES = (MOUTHPIECE_PT_main, MOUTHPIECE_PT_head, MOUTHPIECE_PT_audio, MOUTHPIECE_PT_animation, MOUTHPIECE_PT_takes)
+class MOUTHPIECE_PT_portrait(_Panel, bpy.types.Panel):
+    bl_label = "Portrait Video"
+    bl_parent_id = "MOUTHPIECE_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads this class attribute
+
+    def draw(self, context):
+        from .operators import portrait_take
+
+        layout = self.layout
+        layout.prop(context.scene.mouthpiece, "portrait_image", text="")
+        row = layout.row()
+        row.scale_y = 1.4
+        row.operator("mouthpiece.render_portrait", icon="FILE_MOVIE")
+        take, why = portrait_take(context.object)
+        if RenderState.running:
+            layout.progress(factor=RenderState.progress, type="BAR", text=RenderState.status or "Rendering…")
+            layout.label(text="Esc cancels", icon="CANCEL")
+        elif RenderState.error:
+            _wrapped(layout.box(), RenderState.error, icon="ERROR")
+        elif take is None:
+            _wrapped(layout, why, icon="INFO")
+        elif RenderState.status:
+            _wrapped(layout, RenderState.status, icon="INFO")
+
+
+CLASSES = (
+    MOUTHPIECE_PT_main,
+    MOUTHPIECE_PT_head,
+    MOUTHPIECE_PT_audio,
+    MOUTHPIECE_PT_animation,
+    MOUTHPIECE_PT_takes,
+    MOUTHPIECE_PT_portrait,
+)
 
 
 def register() -> None:

@@ -52,6 +52,18 @@ class JobState:
     error: str = ""
 
 
+class RenderState:
+    """The Render Portrait Video job's live state, like :class:`JobState`."""
+
+    running: bool = False
+    progress: float = 0.0
+    status: str = ""
+    error: str = ""
+
+
+POSE_STYLES = 46
+
+
 # enum item lists must stay referenced while Blender shows them
 _engine_items: list[tuple] = []
 _style_items: list[tuple] = []
@@ -148,6 +160,19 @@ class MouthpieceSettings(bpy.types.PropertyGroup):
     identity: EnumProperty(name="Identity", description="Speaker identity the engine was trained on",
                            items=_options_enum(_identity_items, "identities", "Default identity"))  # fmt: skip
     head_motion: BoolProperty(name="Head Motion", description="Add head movement that follows the voice", default=True)
+    head_motion_source: EnumProperty(
+        name="Head Motion From",
+        items=(
+            ("ENGINE", "Engine's Own", "The head motion the chosen engine makes"),
+            ("SADTALKER", "SadTalker PoseVAE", "SadTalker's learned head motion from the audio, in a pose style "
+             "(needs SadTalker's weights on the server)"),
+        ),
+        default="ENGINE",
+    )  # fmt: skip
+    pose_style: IntProperty(
+        name="Pose Style", description="SadTalker's pose style (0..45): each moves the head its own way",
+        default=0, min=0, max=POSE_STYLES - 1,
+    )  # fmt: skip
     blinks: BoolProperty(name="Blinks", description="Add natural eye blinks", default=True)
     seed: IntProperty(name="Seed", description="Variation: the same seed gives the same take", default=0, min=0)
     start_frame: IntProperty(name="Start Frame", description="Frame where the take and its sound start", default=1)
@@ -155,6 +180,10 @@ class MouthpieceSettings(bpy.types.PropertyGroup):
         name="Name Mapping", description="How track channels find your character's shape keys", items=_presets
     )
     take: EnumProperty(name="Take", description="Takes made for the active head", items=_takes)
+    portrait_image: StringProperty(
+        name="Portrait", description="Photo of a face (PNG/JPEG), framed like a passport photo; centre-cropped",
+        subtype="FILE_PATH",
+    )  # fmt: skip
 
 
 class MouthpiecePreferences(bpy.types.AddonPreferences):

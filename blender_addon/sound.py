@@ -1,4 +1,4 @@
-"""The take's sound as a sequencer strip, and the scene's frame range grown to fit."""
+"""The take's sound (and a rendered portrait video) as sequencer strips; the scene's frame range grows to fit."""
 
 from __future__ import annotations
 
@@ -19,6 +19,20 @@ def sound_strips(scene: bpy.types.Scene) -> list[bpy.types.Strip]:
     return [s for s in _strips(editor) if s.type == "SOUND"] if editor else []
 
 
+def _settle(strip: bpy.types.Strip, others: list[bpy.types.Strip], top: int) -> None:
+    """Move ``strip`` (added on channel ``top``) down to the lowest channel free over its length."""
+    start, end = strip.frame_final_start, strip.frame_final_end
+    for channel in range(SOUND_CHANNEL, top):
+        if not any(s.channel == channel and s.frame_final_start < end and start < s.frame_final_end for s in others):
+            strip.channel = channel
+            return
+
+
+def _grow_range(scene: bpy.types.Scene, strip: bpy.types.Strip) -> None:
+    scene.frame_start = min(scene.frame_start, int(strip.frame_final_start))
+    scene.frame_end = max(scene.frame_end, int(strip.frame_final_end) - 1)
+
+
 def place_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str | None = None) -> bpy.types.Strip:
     """Add ``filepath`` as a sound strip starting at ``frame_start`` on the lowest channel free over
     its length, and grow the scene's frame range to its end."""
@@ -27,14 +41,35 @@ def place_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: s
     others = list(strips)
     top = max((s.channel for s in others), default=0) + 1
     strip = strips.new_sound(name or os.path.basename(filepath), filepath, top, int(frame_start))
-    start, end = strip.frame_final_start, strip.frame_final_end
-    for channel in range(SOUND_CHANNEL, top):
-        if not any(s.channel == channel and s.frame_final_start < end and start < s.frame_final_end for s in others):
-            strip.channel = channel
-            break
-    scene.frame_start = min(scene.frame_start, int(start))
-    scene.frame_end = max(scene.frame_end, int(end) - 1)
+    _settle(strip, others, top)
+    _grow_range(scene, strip)
     return strip
+
+
+def place_movie(
+    scene: bpy.types.Scene, filepath: str, frame_start: int, name: str
+) -> tuple[bpy.types.Strip, bpy.types.Strip | None]:
+    """Add a video file as a movie strip and its sound strip (None when it has no audio) at ``frame_start``,
+    each on the lowest channel free over its length, and grow the scene's frame range to fit."""
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    strips = _strips(editor)
+    others = list(strips)
+    top = max((s.channel for s in others), default=0) + 1
+    movie = strips.new_movie(name, filepath, top, int(frame_start))
+    _settle(movie, others, top)
+    others.append(movie)
+    top = max(top, movie.channel) + 1
+    try:
+        sound = strips.new_sound(f"{name} sound", filepath, top, int(frame_start))
+    except RuntimeError:  # some versions refuse a file without an audio stream
+        sound = None
+    if sound is not None and (sound.sound is None or sound.frame_final_duration <= 1):  # no audio stream
+        strips.remove(sound)
+        sound = None
+    if sound is not None:
+        _settle(sound, others, top)
+    _grow_range(scene, movie)
+    return movie, sound
 
 
 def strip_filepath(strip: bpy.types.Strip) -> str:

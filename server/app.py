@@ -1,4 +1,8 @@
-"""The HTTP API of DESIGN §5 (FastAPI): health, models, rigs and animation jobs under /v1."""
+"""The HTTP API of DESIGN §5 (FastAPI): health, models, rigs, animation jobs and neural renders under /v1.
+
+A render is a job of kind ``render`` in the same queue, worker and store: ``/v1/jobs/{id}`` answers for it
+too, and ``/v1/renders/{id}`` (status, DELETE to cancel) and ``/v1/renders/{id}/video`` are its own paths.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Annotated
 
+import numpy as np
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -30,6 +35,16 @@ from core.track import Track
 from server.auth import BearerTokenMiddleware
 from server.engine_pool import EnginePool, EngineUnavailable
 from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull
+from server.renders import (
+    check_head_motion,
+    check_renderable,
+    check_renderer,
+    head_motion_report,
+    image_size,
+    read_portrait,
+    read_track,
+    renderer_report,
+)
 from server.schemas import (
     EngineReport,
     Health,
@@ -37,6 +52,7 @@ from server.schemas import (
     JobParams,
     JobStatus,
     ModelsReport,
+    RenderParams,
     describe_errors,
     engine_options,
     parse_params,
@@ -50,6 +66,7 @@ MULTIPART_SLACK = 64 * 1024
 """Room for the multipart framing and the params field on top of the audio size limit."""
 
 NPZ = "application/x-npz"
+MP4 = "video/mp4"
 
 
 class RigNotFound(InputError):
@@ -58,6 +75,10 @@ class RigNotFound(InputError):
 
 class UploadTooLargeError(InputError):
     """The audio file is over the upload limit."""
+
+
+class RenderNotFound(JobNotFound):
+    """The id is an animation job, not a render."""
 
 
 # Error class → HTTP status; the first match in this order wins.
@@ -149,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
     def status_of(job: Job) -> JobStatus:
         return JobStatus(
             id=job.id,
+            kind=job.kind,
             state=job.state,
             progress=job.progress,
             message=job.message,
@@ -181,7 +203,11 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/v1/models", response_model=ModelsReport)
     def models() -> ModelsReport:
         """Every engine: installed, weights present (or where to put them), options, native fps."""
-        return ModelsReport(engines=[EngineReport(**pool.report(name)) for name in engine_names()])
+        return ModelsReport(
+            engines=[EngineReport(**pool.report(name)) for name in engine_names()],
+            renderer=renderer_report(settings),
+            head_motion=head_motion_report(settings),
+        )
 
     @app.get(
         "/v1/rigs/{rig}",
@@ -211,6 +237,16 @@ def create_app(settings: Settings) -> FastAPI:
         if not ready:
             raise ModelMissingError(why)
         engine_options(job_params, engine, settings.max_transcript_chars)
+        if job_params.sadtalker_head:
+            check_head_motion(settings)
+        samples = await read_audio(audio)
+        job = await run_in_threadpool(manager.submit, job_params, samples)
+        url = f"/v1/jobs/{job.id}"
+        body = JobCreated(id=job.id, state="queued", url=url).model_dump()
+        return JSONResponse(body, status_code=202, headers={"Location": url})
+
+    async def read_audio(audio: UploadFile) -> np.ndarray:
+        """A checked, decoded audio upload (16 kHz mono float32) within the size and duration limits."""
         data = await audio.read()
         name = audio.filename or "audio"
         if len(data) > settings.max_upload_bytes:
@@ -226,10 +262,7 @@ def create_app(settings: Settings) -> FastAPI:
                 f"{name} is {seconds:.1f} s long; the limit is {settings.max_audio_seconds:g} s "
                 "(split the clip, or restart the server with a larger --max-audio-seconds)"
             )
-        job = await run_in_threadpool(manager.submit, job_params, samples)
-        url = f"/v1/jobs/{job.id}"
-        body = JobCreated(id=job.id, state="queued", url=url).model_dump()
-        return JSONResponse(body, status_code=202, headers={"Location": url})
+        return samples
 
     @app.get("/v1/jobs", response_model=list[JobStatus])
     def list_jobs(limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[JobStatus]:
@@ -246,9 +279,11 @@ def create_app(settings: Settings) -> FastAPI:
 
         With ``wait``, answers as soon as the job finishes or after ``wait`` seconds, whichever is first.
         """
-        job = manager.get(job_id)
+        return await waited_status(manager.get(job_id), wait)
+
+    async def waited_status(job: Job, wait: float) -> JobStatus:
         if wait > 0 and job.state not in FINISHED:
-            event = finished.setdefault(job_id, asyncio.Event())
+            event = finished.setdefault(job.id, asyncio.Event())
             with suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), wait)
         return status_of(job)
@@ -281,10 +316,73 @@ def create_app(settings: Settings) -> FastAPI:
             return Response(status_code=204)
         return status_of(manager.cancel(job_id))
 
+    # ---- neural renders ---------------------------------------------------------------------
+    @app.post("/v1/renders", status_code=202, response_model=JobCreated)
+    async def create_render(
+        image: Annotated[UploadFile, File(description="the portrait (PNG/JPEG), centre-cropped to a square")],
+        track: Annotated[UploadFile | None, File(description="a bfm track (.npz or .json); or give job")] = None,
+        job: Annotated[str | None, Form(description="id of a finished animation job whose track to render")] = None,
+        audio: Annotated[UploadFile | None, File(description="speech to mux in; default: the job's audio")] = None,
+        params: Annotated[str, Form(description="JSON object of render parameters (see RenderParams)")] = "{}",
+    ) -> JSONResponse:
+        """Queue a talking-portrait video of a bfm track; poll GET /v1/renders/{id}, then fetch its video."""
+        render_params = parse_params(params, RenderParams)
+        if (track is None) == (job is None):
+            raise InputError("send either a track file (field 'track') or the id of a finished job (field 'job')")
+        check_renderer(settings)
+        size = await run_in_threadpool(image_size, settings)
+        sound = await read_audio(audio) if audio is not None else None
+        if job is not None:
+            take = await run_in_threadpool(Track.from_npz, manager.track_path(job))
+            if sound is None:
+                sound = await run_in_threadpool(manager.audio_of, job)
+                if sound is None:
+                    raise JobNotReady(f"job '{job}' no longer keeps its audio; send the audio with the render")
+        else:
+            assert track is not None
+            take = await run_in_threadpool(read_track, await track.read(), track.filename or "track")
+        check_renderable(take, settings.max_audio_seconds)
+        portrait = await run_in_threadpool(read_portrait, await image.read(), image.filename or "image", size)
+        created = await run_in_threadpool(manager.submit_render, render_params, take, portrait, sound)
+        url = f"/v1/renders/{created.id}"
+        body = JobCreated(id=created.id, state="queued", url=url).model_dump()
+        return JSONResponse(body, status_code=202, headers={"Location": url})
+
+    def render_job(render_id: str) -> Job:
+        job = manager.get(render_id)
+        if job.kind != "render":
+            raise RenderNotFound(f"no render '{render_id}': it is an animation job (GET /v1/jobs/{render_id})")
+        return job
+
+    @app.get("/v1/renders/{render_id}", response_model=JobStatus)
+    async def render_status(
+        render_id: str,
+        wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the render to finish")] = 0,
+    ) -> JobStatus:
+        """State, progress 0..1 and a message of a render (also at GET /v1/jobs/{id})."""
+        return await waited_status(render_job(render_id), wait)
+
+    @app.get(
+        "/v1/renders/{render_id}/video",
+        response_class=FileResponse,
+        responses={200: {"content": {MP4: {}}, "description": "H.264 mp4 with the speech as AAC"}},
+    )
+    def render_video(render_id: str) -> FileResponse:
+        """The finished video."""
+        render_job(render_id)
+        return FileResponse(manager.video_path(render_id), media_type=MP4, filename=f"{render_id}.mp4")
+
+    @app.delete("/v1/renders/{render_id}", response_model=JobStatus)
+    def cancel_render(render_id: str) -> JobStatus:
+        """Cancel a queued render, or stop a running one after its current batch of frames."""
+        render_job(render_id)
+        return status_of(manager.cancel(render_id))
+
     def openapi() -> dict:
         if app.openapi_schema is None:
             spec = FastAPI.openapi(app)
             spec["paths"]["/v1/jobs"]["post"]["requestBody"] = _JOB_REQUEST_DOC
+            spec["paths"]["/v1/renders"]["post"]["requestBody"] = _RENDER_REQUEST_DOC
             app.openapi_schema = spec
         return app.openapi_schema
 
@@ -309,6 +407,26 @@ _JOB_REQUEST_DOC = {
     },
 }
 """The multipart body as clients should send it: ``params`` is a JSON object (FastAPI sees a string)."""
+
+_RENDER_REQUEST_DOC = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["image"],
+                "properties": {
+                    "image": {"type": "string", "format": "binary", "description": "the portrait"},
+                    "track": {"type": "string", "format": "binary", "description": "a bfm track (.npz/.json)"},
+                    "job": {"type": "string", "description": "or: a finished animation job's id"},
+                    "audio": {"type": "string", "format": "binary", "description": "speech; default: the job's"},
+                    "params": RenderParams.model_json_schema(),
+                },
+            },
+            "encoding": {"params": {"contentType": "application/json"}},
+        }
+    },
+}
 
 
 def _load_rig_npz(name: str) -> bytes:

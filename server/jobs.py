@@ -3,8 +3,14 @@
 Each device's worker thread feeds its jobs, one at a time, to that device's engine process
 (server/worker.py), so the HTTP side keeps answering while an engine computes.
 
-Layout under ``<data_dir>/jobs/<id>/``: ``job.json`` (the record), ``audio.npy`` (16 kHz mono float32,
-kept until the job finishes) and ``track.npz`` (the result).
+Two kinds of job share the queue, the workers and the store:
+
+- ``animate`` (``POST /v1/jobs``): ``audio.npy`` (16 kHz mono float32) in, ``track.npz`` out. A finished
+  job keeps its audio, so that a render of its track can use it.
+- ``render`` (``POST /v1/renders``): ``input.npz`` (a bfm track), ``portrait.npy`` (the checked, resized
+  portrait) and optionally ``audio.npy`` in, ``video.mp4`` out; the portrait and audio go when it finishes.
+
+Every job folder ``<data_dir>/jobs/<id>/`` also holds ``job.json``, the record.
 
 Restart policy: a job that was queued or running when the server stopped is queued again when the
 server starts (its audio is on disk and engines are deterministic per seed), with a message saying so.
@@ -32,15 +38,20 @@ import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.errors import InputError, MouthpieceError
+from core.track import Track
 from server.engine_pool import EnginePool
-from server.schemas import JobParams
+from server.schemas import JobParams, RenderParams
 from server.settings import Settings
-from server.worker import AUDIO, TRACK, EngineProcess
+from server.worker import AUDIO, INPUT_TRACK, PORTRAIT, TRACK, VIDEO, EngineProcess, worker_context
 
 log = logging.getLogger("mouthpiece.server")
 
 FINISHED = frozenset({"done", "failed", "cancelled"})
 RECORD = "job.json"
+INPUT = {"animate": AUDIO, "render": PORTRAIT}
+"""The file whose presence means a queued job can still run."""
+RESULT = {"animate": TRACK, "render": VIDEO}
+RENDERER = "renderer"
 
 
 class QueueFull(MouthpieceError):
@@ -56,17 +67,18 @@ class JobNotFound(InputError):
 
 
 class JobNotReady(InputError):
-    """The job exists but has no track (yet)."""
+    """The job exists but has no result (yet), or not the kind asked for."""
 
 
 @dataclass
 class Job:
-    """One request to animate a clip; everything but ``cancel`` is persisted in ``job.json``."""
+    """One request (animate a clip, or render a video); everything but ``cancel`` is persisted in ``job.json``."""
 
     id: str
     params: dict[str, Any]
     audio_seconds: float
     created: float
+    kind: str = "animate"
     state: str = "queued"
     progress: float = 0.0
     message: str = "waiting in the queue"
@@ -76,7 +88,8 @@ class Job:
 
     @property
     def engine(self) -> str:
-        return str(self.params.get("engine", "builtin"))
+        """The engine that runs the job (``renderer`` for renders)."""
+        return RENDERER if self.kind == "render" else str(self.params.get("engine", "builtin"))
 
     def record(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "cancel"}
@@ -84,7 +97,7 @@ class Job:
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> Job:
         required = {k: rec[k] for k in ("id", "params", "audio_seconds", "created")}
-        extra = {k: rec[k] for k in ("state", "progress", "message", "started", "finished") if k in rec}
+        extra = {k: rec[k] for k in ("kind", "state", "progress", "message", "started", "finished") if k in rec}
         return cls(**required, **extra)
 
 
@@ -98,7 +111,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[str | None]] = {d: queue.Queue() for d in pool.devices()}
-        self._engines = {d: EngineProcess(d) for d in self._queues}
+        self._engines = {d: EngineProcess(d, worker_context(settings)) for d in self._queues}
         self._pending: dict[str, deque[str]] = {d: deque() for d in self._queues}
         self._threads: list[threading.Thread] = []
         self._run_seconds: deque[float] = deque(maxlen=20)
@@ -141,16 +154,9 @@ class JobManager:
 
     # ---- requests --------------------------------------------------------------------------
     def submit(self, params: JobParams, audio: np.ndarray) -> Job:
-        """Store a new job and queue it; raises :class:`QueueFull` when the queue is at its limit."""
+        """Store a new animation job and queue it; raises :class:`QueueFull` when the queue is at its limit."""
         with self._lock:
-            depth = self._depth_locked()
-            if depth >= self.settings.max_queue:
-                retry = self._retry_after_locked(depth)
-                raise QueueFull(
-                    f"the queue is full ({depth} jobs waiting, limit {self.settings.max_queue}); "
-                    f"try again in about {retry} s",
-                    retry,
-                )
+            self._admit_locked()
             job = Job(
                 id=uuid.uuid4().hex,
                 params=params.model_dump(),
@@ -160,9 +166,28 @@ class JobManager:
             folder = self.root / job.id
             folder.mkdir(parents=True)
             np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
-            self._save(job)
-            self._jobs[job.id] = job
-            self._enqueue(job)
+            self._add_locked(job)
+        return job
+
+    def submit_render(self, params: RenderParams, track: Track, portrait: np.ndarray, audio: np.ndarray | None) -> Job:
+        """Store a new render job (bfm track, resized portrait, optional audio) and queue it."""
+        with self._lock:
+            self._admit_locked()
+            job = Job(
+                id=uuid.uuid4().hex,
+                params=params.model_dump(),
+                audio_seconds=round(track.duration, 3),
+                created=time.time(),
+                kind="render",
+            )
+            folder = self.root / job.id
+            folder.mkdir(parents=True)
+            with open(folder / INPUT_TRACK, "wb") as fh:
+                track.to_npz(fh)
+            if audio is not None:
+                np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
+            np.save(folder / PORTRAIT, np.ascontiguousarray(portrait, dtype=np.uint8))
+            self._add_locked(job)
         return job
 
     def get(self, job_id: str) -> Job:
@@ -201,16 +226,37 @@ class JobManager:
             self._remove_locked(job)
 
     def track_path(self, job_id: str) -> Path:
+        """The track of a finished animation job."""
+        return self._result(job_id, "animate")
+
+    def video_path(self, job_id: str) -> Path:
+        """The mp4 of a finished render."""
+        return self._result(job_id, "render")
+
+    def audio_of(self, job_id: str) -> np.ndarray | None:
+        """The 16 kHz audio an animation job was made from, while it is kept (None once it is gone)."""
+        path = self.root / self.get(job_id).id / AUDIO
+        try:
+            return np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+
+    def _result(self, job_id: str, kind: str) -> Path:
         job = self.get(job_id)
+        what = "track" if kind == "animate" else "video"
+        if job.kind != kind:
+            other = "a render (GET /v1/renders/{id}/video)" if job.kind == "render" else "an animation job"
+            raise JobNotReady(f"job '{job_id}' is {other.format(id=job_id)}, it has no {what}")
         if job.state != "done":
+            base = "/v1/jobs" if kind == "animate" else "/v1/renders"
             hint = {
-                "queued": "it is waiting in the queue; poll GET /v1/jobs/{id} until its state is done",
-                "running": f"it is running ({job.progress:.0%}); poll GET /v1/jobs/{{id}} until its state is done",
+                "queued": f"it is waiting in the queue; poll GET {base}/{{id}} until its state is done",
+                "running": f"it is running ({job.progress:.0%}); poll GET {base}/{{id}} until its state is done",
                 "failed": f"it failed: {job.message}",
                 "cancelled": "it was cancelled",
             }[job.state]
-            raise JobNotReady(f"job '{job_id}' has no track: {hint.format(id=job_id)}")
-        return self.root / job.id / TRACK
+            raise JobNotReady(f"job '{job_id}' has no {what}: {hint.format(id=job_id)}")
+        return self.root / job.id / RESULT[kind]
 
     def jobs(self) -> list[Job]:
         with self._lock:
@@ -256,9 +302,7 @@ class JobManager:
 
         t0 = time.perf_counter()
         engines = self._engines[self.pool.device_for(job.engine)]
-        state, message, trace = engines.run(
-            self.root / job.id, job.params, self.settings.max_transcript_chars, progress, job.cancel.is_set
-        )
+        state, message, trace = engines.run(self.root / job.id, job.kind, job.params, progress, job.cancel.is_set)
         if trace:
             log.error("job %s crashed in the engine process:\n%s", job.id, trace)
         took = time.perf_counter() - t0
@@ -283,6 +327,21 @@ class JobManager:
         self.prune()
 
     # ---- bookkeeping (callers hold self._lock where the name says so) ------------------------
+    def _admit_locked(self) -> None:
+        depth = self._depth_locked()
+        if depth >= self.settings.max_queue:
+            retry = self._retry_after_locked(depth)
+            raise QueueFull(
+                f"the queue is full ({depth} jobs waiting, limit {self.settings.max_queue}); "
+                f"try again in about {retry} s",
+                retry,
+            )
+
+    def _add_locked(self, job: Job) -> None:
+        self._save(job)
+        self._jobs[job.id] = job
+        self._enqueue(job)
+
     def _enqueue(self, job: Job) -> None:
         device = self.pool.device_for(job.engine)
         self._pending[device].append(job.id)
@@ -296,8 +355,14 @@ class JobManager:
         return int(min(600, max(1, math.ceil(per_job * depth / max(1, len(self._queues))))))
 
     def _finish_locked(self, job: Job, state: str, message: str) -> None:
-        # the audio goes first, so anyone who sees the final state also sees the input gone
-        (self.root / job.id / AUDIO).unlink(missing_ok=True)
+        # spent inputs go first, so anyone who sees the final state also sees them gone; a finished
+        # animation keeps its audio for renders of its track
+        folder = self.root / job.id
+        if job.kind == "render":
+            for name in (PORTRAIT, AUDIO):
+                (folder / name).unlink(missing_ok=True)
+        elif state != "done":
+            (folder / AUDIO).unlink(missing_ok=True)
         job.state, job.message, job.finished = state, message, time.time()
         if state == "done":
             job.progress = 1.0
@@ -327,18 +392,22 @@ class JobManager:
                 log.warning("ignoring job record %s: its id does not match its folder", path)
                 continue
             folder = path.parent
+            if job.kind not in INPUT:
+                log.warning("ignoring job record %s: unknown kind %r", path, job.kind)
+                continue
+            result = folder / RESULT[job.kind]
             if job.state in ("queued", "running"):
-                if (folder / AUDIO).is_file():
+                if (folder / INPUT[job.kind]).is_file():
                     job.state, job.progress, job.started = "queued", 0.0, None
                     job.message = "re-queued after a server restart"
-                elif (folder / TRACK).is_file():  # it finished just as the server stopped
+                elif result.is_file():  # it finished just as the server stopped
                     job.state, job.progress, job.finished = "done", 1.0, time.time()
                     job.message = "done (finished as the server stopped)"
                 else:
                     job.state, job.finished = "failed", time.time()
-                    job.message = "the server stopped before this job finished and its audio is gone; submit it again"
+                    job.message = "the server stopped before this job finished and its input is gone; submit it again"
                 self._save(job)
-            elif job.state == "done" and not (folder / TRACK).is_file():
+            elif job.state == "done" and not result.is_file():
                 job.state = "failed"
                 job.message = "the result file of this job is missing from the server's data folder"
                 self._save(job)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.arkit import EMOTIONS
 from core.engines import ENGINES, Engine, EngineOptions
@@ -14,6 +14,8 @@ from core.errors import InputError
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}")
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+JobKind = Literal["animate", "render"]
+POSE_STYLES = 46
 
 
 def _safe_name(kind: str, value: str) -> str:
@@ -43,7 +45,14 @@ class JobParams(BaseModel):
         None, max_length=1000, description="time-varying emotion: [seconds, emotion, intensity] keys"
     )
     blinks: bool = True
-    head_motion: bool = True
+    head_motion: bool | Literal["sadtalker"] = Field(
+        True,
+        description="true: the engine's own head motion; false: a still head; \"sadtalker\": SadTalker's PoseVAE "
+        "head motion from the audio replaces the engine's (see pose_style)",
+    )
+    pose_style: int | None = Field(
+        None, ge=0, le=POSE_STYLES - 1, description="PoseVAE pose style 0..45 (head_motion sadtalker)"
+    )
     eye_motion: bool = True
     identity: str | int | None = Field(None, description="engine-specific speaker identity (name or index)")
 
@@ -68,6 +77,17 @@ class JobParams(BaseModel):
             raise ValueError("identity index must be ≥ 0")
         return value
 
+    @model_validator(mode="after")
+    def _pose_style_needs_posevae(self) -> JobParams:
+        if self.pose_style is not None and self.head_motion != "sadtalker" and self.engine != "sadtalker":
+            raise ValueError('pose_style applies to head_motion "sadtalker" or the sadtalker engine; else leave it out')
+        return self
+
+    @property
+    def sadtalker_head(self) -> bool:
+        """Whether PoseVAE's head motion is added after an engine that is not SadTalker itself."""
+        return self.head_motion == "sadtalker" and self.engine != "sadtalker"
+
     @field_validator("emotion_keys")
     @classmethod
     def _keys(cls, value: list[tuple[float, str, float]] | None) -> list[tuple[float, str, float]] | None:
@@ -79,28 +99,41 @@ class JobParams(BaseModel):
         return value
 
 
-def parse_params(text: str) -> JobParams:
-    """Parse the ``params`` form field, turning any problem into one readable :class:`InputError`."""
+class RenderParams(BaseModel):
+    """The ``params`` JSON of ``POST /v1/renders`` (the renderer's weights are the server's choice)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fps: float = Field(30.0, ge=1.0, le=120.0, description="video frame rate (the track is resampled to it)")
+    batch: int | None = Field(None, ge=1, le=256, description="frames per forward pass; sized to memory if absent")
+
+
+Params = TypeVar("Params", JobParams, RenderParams)
+
+
+def parse_params(text: str, model: type[Params] = JobParams) -> Params:
+    """Parse a ``params`` form field, turning any problem into one readable :class:`InputError`."""
     try:
         raw = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise InputError(f"params is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
     if not isinstance(raw, dict):
-        raise InputError('params must be a JSON object, e.g. {"engine": "builtin", "emotion": "happy"}')
+        example = '{"engine": "builtin", "emotion": "happy"}' if model is JobParams else '{"fps": 30}'
+        raise InputError(f"params must be a JSON object, e.g. {example}")
     try:
-        return JobParams.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
-        raise InputError(f"invalid params: {describe_errors(exc.errors())}") from None
+        raise InputError(f"invalid params: {describe_errors(exc.errors(), model)}") from None
 
 
-def describe_errors(errors: list[Any]) -> str:
+def describe_errors(errors: list[Any], model: type[BaseModel] = JobParams) -> str:
     """pydantic/FastAPI validation errors as one sentence."""
     parts = []
     for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body",))
         msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
         if err.get("type") == "extra_forbidden":
-            msg = f"unknown parameter (allowed: {', '.join(JobParams.model_fields)})"
+            msg = f"unknown parameter (allowed: {', '.join(model.model_fields)})"
         elif err.get("type") == "missing":
             msg = "this field is required"
         parts.append(f"{loc}: {msg}" if loc else msg)
@@ -143,9 +176,12 @@ def engine_options(params: JobParams, engine: Engine, max_transcript_chars: int)
         )
     extra: dict[str, Any] = {
         "blinks": params.blinks,
-        "head_motion": params.head_motion,
+        # PoseVAE's motion replaces the head motion of another engine: that engine keeps the head still
+        "head_motion": params.head_motion is True or (params.head_motion == "sadtalker" and not params.sadtalker_head),
         "eye_motion": params.eye_motion,
     }
+    if params.pose_style is not None and not params.sadtalker_head:
+        extra["pose_style"] = params.pose_style
     if params.identity is not None:
         extra["identity"] = params.identity
     return EngineOptions(
@@ -168,6 +204,7 @@ class JobCreated(BaseModel):
 
 class JobStatus(BaseModel):
     id: str
+    kind: JobKind = Field("animate", description="animate: audio → track; render: track + portrait → video")
     state: JobState
     progress: float = Field(ge=0.0, le=1.0)
     message: str
@@ -201,5 +238,23 @@ class EngineReport(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
 
 
+class RendererReport(BaseModel):
+    name: Literal["pirender"] = "pirender"
+    ready: bool = Field(description="whether the renderer's weights are present")
+    message: str = Field(description="where the weights are, or where to put them")
+    checkpoint: str
+    image_size: int | None = Field(None, description="portrait size the renderer works at, when known")
+    rig: Literal["bfm"] = "bfm"
+
+
+class HeadMotionReport(BaseModel):
+    name: Literal["sadtalker"] = "sadtalker"
+    ready: bool = Field(description="whether SadTalker's PoseVAE weights are present")
+    message: str
+    pose_styles: int = POSE_STYLES
+
+
 class ModelsReport(BaseModel):
     engines: list[EngineReport]
+    renderer: RendererReport | None = None
+    head_motion: HeadMotionReport | None = None

@@ -31,10 +31,27 @@ class Settings(BaseModel):
     max_queue: int = Field(32, ge=1)
     keep_days: float = Field(7.0, gt=0)
     max_results_mb: float = Field(2048.0, gt=0)
+    renderer_checkpoint: Path | None = None
+    """PIRenderer weights; None means ``<models>/styletalk/renderer_checkpoint.pt``."""
+    renderer_config: Path | None = None
+    """Renderer yaml/json (official ``renderer_conf.yaml`` layout, optional ``image_size``)."""
+    sadtalker_weights: Path | None = None
+    """PoseVAE weights for ``head_motion: "sadtalker"``; None means ``<models>/sadtalker/``'s release file."""
 
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    def renderer_checkpoint_path(self) -> Path:
+        """Where the renderer's weights are read from (resolved when asked: the models folder may move)."""
+        from core.render.pipeline import default_checkpoint
+
+        return self.renderer_checkpoint or default_checkpoint()
+
+    def sadtalker_weights_path(self) -> Path:
+        from core.engines.sadtalker.loader import default_weights_path
+
+        return self.sadtalker_weights or default_weights_path()
 
     @property
     def is_loopback(self) -> bool:

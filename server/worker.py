@@ -3,11 +3,12 @@
 Some engine stages hold the GIL for seconds (pocketsphinx decodes a whole clip in one call), which
 would freeze every HTTP request in a thread-based server, cancel requests included. A child process
 per device keeps the server answering; it also keeps a native crash from taking the server down.
-Engines are built on first use in the child and stay warm there.
+Engines, and the neural renderer, are built on first use in the child and stay warm there.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import signal
@@ -23,17 +24,31 @@ from core.errors import Cancelled, MouthpieceError
 
 AUDIO = "audio.npy"
 TRACK = "track.npz"
+INPUT_TRACK = "input.npz"
+PORTRAIT = "portrait.npy"
+VIDEO = "video.mp4"
 POLL_SECONDS = 0.05
 
 Outcome = tuple[str, str, str | None]
 """(state: done|failed|cancelled, message, traceback text for the log or None)"""
 
 
+def worker_context(settings: Any) -> dict[str, Any]:
+    """What the engine process needs from the server's settings (plain values: it crosses a pipe)."""
+    return {
+        "max_transcript_chars": settings.max_transcript_chars,
+        "renderer_checkpoint": str(settings.renderer_checkpoint_path()),
+        "renderer_config": None if settings.renderer_config is None else str(settings.renderer_config),
+        "sadtalker_weights": str(settings.sadtalker_weights_path()),
+    }
+
+
 class EngineProcess:
     """Parent-side handle: sends one job at a time, relays progress and cancel, restarts after a crash."""
 
-    def __init__(self, device: str) -> None:
+    def __init__(self, device: str, context: dict[str, Any]) -> None:
         self.device = device
+        self.context = context
         self._ctx = multiprocessing.get_context("spawn")  # CUDA needs spawn; fork with threads is unsafe
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -56,7 +71,7 @@ class EngineProcess:
         self._cancel = self._ctx.Event()
         self._proc = self._ctx.Process(
             target=_child_main,
-            args=(self.device, child, self._cancel),
+            args=(self.device, self.context, child, self._cancel),
             name=f"mouthpiece-engines-{self.device}",
             daemon=True,
         )
@@ -67,17 +82,17 @@ class EngineProcess:
     def run(
         self,
         job_dir: Path,
+        kind: str,
         params: dict[str, Any],
-        max_transcript_chars: int,
         progress: Callable[[float, str], None],
         cancelled: Callable[[], bool],
     ) -> Outcome:
-        """Run one job in the child; ``cancelled()`` is polled and forwarded while it runs."""
+        """Run one job (``kind`` animate or render) in the child; ``cancelled()`` is polled and forwarded."""
         self._ensure_started()
         proc, conn, cancel = self._proc, self._conn, self._cancel  # stop() may clear the attributes
         assert conn is not None
         cancel.clear()
-        conn.send((str(job_dir), params, max_transcript_chars))
+        conn.send((str(job_dir), kind, params))
         while True:
             if cancelled():
                 cancel.set()
@@ -122,8 +137,8 @@ class EngineProcess:
         self._proc = None
 
 
-def _child_main(device: str, conn: Connection, cancel: Any) -> None:
-    """The child's loop: one job at a time, engines built once."""
+def _child_main(device: str, context: dict[str, Any], conn: Connection, cancel: Any) -> None:
+    """The child's loop: one job at a time, engines and renderer built once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when this process ends
     from server.engine_pool import EnginePool
 
@@ -135,28 +150,93 @@ def _child_main(device: str, conn: Connection, cancel: Any) -> None:
             return
         if request is None:
             return
-        job_dir, params, max_transcript_chars = request
-        outcome = _run_job(pool, Path(job_dir), params, max_transcript_chars, conn, cancel)
-        conn.send(("loaded", pool.loaded()))
+        job_dir, kind, params = request
+        run = _render if kind == "render" else _animate
+        outcome = _guarded(run, pool, context, Path(job_dir), params, conn, cancel)
+        renderer = ["renderer"] if _renderer.cache_info().currsize else []
+        conn.send(("loaded", pool.loaded() + renderer))
         conn.send(outcome)
 
 
-def _run_job(
-    pool: Any, job_dir: Path, params: dict[str, Any], max_chars: int, conn: Connection, cancel: Any
-) -> Outcome:
+def _animate(
+    pool: Any, context: dict[str, Any], job_dir: Path, params: dict[str, Any], conn: Connection, cancel: Any
+) -> str:
+    from core.engines.base import check_cancel
     from server.schemas import JobParams, engine_options
 
+    job_params = JobParams.model_validate(params)
+    engine = pool.get(job_params.engine)
+    options = engine_options(job_params, engine, context["max_transcript_chars"])
+    audio = np.load(job_dir / AUDIO, allow_pickle=False)
+    sadtalker_head = job_params.sadtalker_head
+
+    def progress(fraction: float, message: str) -> None:
+        conn.send(("progress", float(fraction) * (0.9 if sadtalker_head else 1.0), str(message)))
+
+    track = engine.run(audio, options, progress, cancel)
+    if sadtalker_head:
+        from core.engines.sadtalker import add_head_motion
+
+        check_cancel(cancel)
+        conn.send(("progress", 0.9, "adding SadTalker head motion"))
+        style = job_params.pose_style or 0
+        weights = context["sadtalker_weights"]
+        track = add_head_motion(track, audio, style, job_params.seed, weights, pool.device_for("sadtalker"))
+    check_cancel(cancel)
+    _write_atomically(job_dir / TRACK, track.to_npz)
+    return f"done: {track.num_frames} frames at {track.fps:g} fps"
+
+
+@functools.lru_cache(maxsize=1)
+def _renderer(checkpoint: str, mtime: float, config: str | None, device: str) -> Any:
+    """The renderer, loaded once per (file, version, config, device) and kept warm."""
+    from core.render.pipeline import load_default_renderer
+
+    return load_default_renderer(checkpoint, config, device)
+
+
+def _render(
+    pool: Any, context: dict[str, Any], job_dir: Path, params: dict[str, Any], conn: Connection, cancel: Any
+) -> str:
+    from core.errors import ModelMissingError
+    from core.render.pipeline import CHECKPOINT_NAME, render_video
+    from core.track import Track
+    from server.schemas import RenderParams
+
+    render = RenderParams.model_validate(params)
+    checkpoint = Path(context["renderer_checkpoint"])
+    if not checkpoint.is_file():
+        raise ModelMissingError(
+            f"renderer weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) at {checkpoint}"
+        )
+    conn.send(("progress", 0.0, "loading the renderer"))
+    net = _renderer(str(checkpoint), checkpoint.stat().st_mtime, context["renderer_config"], pool.device)
+    audio_file = job_dir / AUDIO
+    result = render_video(
+        Track.from_npz(job_dir / INPUT_TRACK),
+        np.load(job_dir / PORTRAIT, allow_pickle=False),
+        np.load(audio_file, allow_pickle=False) if audio_file.is_file() else None,
+        job_dir / VIDEO,
+        batch=render.batch,
+        progress=lambda f, m: conn.send(("progress", float(f), str(m))),
+        cancel=cancel,
+        net=net,
+        fps=render.fps,
+    )
+    return f"done: {result.frames} frames at {result.fps:g} fps, {result.device}, batch {result.batch}"
+
+
+def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        write(fh)
+    os.replace(tmp, path)
+
+
+def _guarded(run: Callable[..., str], *args: Any) -> Outcome:
+    """Run a job function; its exceptions become the job's outcome."""
     try:
-        job_params = JobParams.model_validate(params)
-        engine = pool.get(job_params.engine)
-        options = engine_options(job_params, engine, max_chars)
-        audio = np.load(job_dir / AUDIO, allow_pickle=False)
-        track = engine.run(audio, options, lambda f, m: conn.send(("progress", float(f), str(m))), cancel)
-        tmp = job_dir / (TRACK + ".part")
-        with open(tmp, "wb") as fh:
-            track.to_npz(fh)
-        os.replace(tmp, job_dir / TRACK)
-        return "done", f"done: {track.num_frames} frames at {track.fps:g} fps", None
+        return "done", run(*args), None
     except Cancelled:
         return "cancelled", "cancelled while running", None
     except MouthpieceError as exc:

@@ -25,6 +25,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, default=32, help="jobs that may wait; more get 429 (default 32)")
     parser.add_argument("--keep-days", type=float, default=7.0, help="delete finished results after (default 7)")
     parser.add_argument("--max-results-mb", type=float, default=2048.0, help="disk kept for results (default 2048)")
+    parser.add_argument(
+        "--renderer-checkpoint",
+        type=Path,
+        help="PIRenderer weights for /v1/renders (default: <models>/styletalk/renderer_checkpoint.pt)",
+    )
+    parser.add_argument("--renderer-config", type=Path, help="renderer yaml (renderer_conf.yaml layout), optional")
+    parser.add_argument(
+        "--sadtalker-weights",
+        type=Path,
+        help='SadTalker safetensors for head_motion "sadtalker" (default: <models>/sadtalker/)',
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,8 +61,9 @@ def run(args: argparse.Namespace) -> int:
         "keep_days": args.keep_days,
         "max_results_mb": args.max_results_mb,
     }
-    if args.data_dir is not None:
-        values["data_dir"] = args.data_dir.expanduser().resolve()
+    for name in ("data_dir", "renderer_checkpoint", "renderer_config", "sadtalker_weights"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name).expanduser().resolve()
     try:
         settings = Settings(**values)
     except ValidationError as exc:

@@ -27,9 +27,9 @@ from server.settings import Settings
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "push_to_nla",
-             "edit_mapping", "save_mapping", "check_mapping", "render_preview")  # fmt: skip
+             "edit_mapping", "save_mapping", "check_mapping", "render_preview", "render_portrait")  # fmt: skip
 PANELS = ("MOUTHPIECE_PT_main", "MOUTHPIECE_PT_head", "MOUTHPIECE_PT_audio", "MOUTHPIECE_PT_animation",
-          "MOUTHPIECE_PT_takes")  # fmt: skip
+          "MOUTHPIECE_PT_takes", "MOUTHPIECE_PT_portrait")  # fmt: skip
 
 
 @contextmanager
@@ -213,7 +213,7 @@ def test_panels_draw_every_state(scene):
         ]
         build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")
         bpy.context.view_layer.objects.active = bpy.data.objects["FLAME Head"]
-        names = ("main", "head", "audio", "animation", "takes")
+        names = ("main", "head", "audio", "animation", "takes", "portrait")
         for name in names:
             getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
         assert "Server not connected" in log and "FLAME Head: 3 shape keys, bones in 'FLAME Head rig'" in log

@@ -15,9 +15,10 @@ import soundfile as sf
 
 from core.audio import load_audio
 from core.errors import InputError
+from core.track import Track
 from server.engine_pool import EnginePool
-from server.jobs import JobManager, JobNotFound, QueueFull
-from server.schemas import JobParams
+from server.jobs import JobManager, JobNotFound, JobNotReady, QueueFull
+from server.schemas import JobParams, RenderParams, engine_options
 from server.settings import Settings
 from server.uploads import check_wav_complete
 
@@ -44,11 +45,52 @@ def test_queued_jobs_survive_a_restart_and_lost_audio_fails_clearly(tmp_path: Pa
             time.sleep(0.05)
         assert second.get(kept.id).state == "done", second.get(kept.id).message
         assert (tmp_path / "jobs" / kept.id / "track.npz").is_file()
-        assert not (tmp_path / "jobs" / kept.id / "audio.npy").exists(), "audio is dropped once done"
+        assert (tmp_path / "jobs" / kept.id / "audio.npy").is_file(), "a finished job keeps its audio for renders"
         assert second.get(lost.id).state == "failed"
         assert "submit it again" in second.get(lost.id).message
     finally:
         second.stop()
+
+
+def test_queued_renders_survive_a_restart_and_keep_no_spent_input(tmp_path: Path, reference_dir: Path) -> None:
+    settings = {
+        "renderer_checkpoint": reference_dir / "pirender_small.pt",
+        "renderer_config": reference_dir / "pirender_small_config.json",
+    }
+    track = Track(fps=30.0, rig="bfm", channels=[f"exp{i:02d}" for i in range(64)], values=np.zeros((3, 64)))
+    portrait = np.full((64, 64, 3), 128, np.uint8)
+    first = manager(tmp_path, **settings)  # never started, as if the server died
+    kept = first.submit_render(RenderParams(fps=30), track, portrait, np.zeros(1600, np.float32))
+    lost = first.submit_render(RenderParams(), track, portrait, None)
+    (tmp_path / "jobs" / lost.id / "portrait.npy").unlink()
+
+    second = manager(tmp_path, **settings)
+    second.start()
+    try:
+        deadline = time.monotonic() + 60
+        while second.get(kept.id).state not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert second.get(kept.id).state == "done", second.get(kept.id).message
+        assert second.get(kept.id).kind == "render"
+        assert sorted(p.name for p in (tmp_path / "jobs" / kept.id).iterdir()) == ["input.npz", "job.json", "video.mp4"]
+        assert second.video_path(kept.id).stat().st_size > 0
+        with pytest.raises(JobNotReady, match="is a render"):
+            second.track_path(kept.id)
+        assert second.get(lost.id).state == "failed" and "input is gone" in second.get(lost.id).message
+    finally:
+        second.stop()
+
+
+def test_sadtalker_head_motion_keeps_the_engines_head_still() -> None:
+    from core.engines import get_engine
+
+    builtin = get_engine("builtin")
+    options = engine_options(JobParams(head_motion="sadtalker", pose_style=4), builtin, 100)
+    assert options.extra["head_motion"] is False and "pose_style" not in options.extra
+    assert engine_options(JobParams(), builtin, 100).extra["head_motion"] is True
+    own = JobParams(engine="sadtalker", head_motion="sadtalker", pose_style=4)
+    assert not own.sadtalker_head, "the sadtalker engine's own motion is PoseVAE's"
 
 
 def test_a_crashed_engine_process_fails_its_job_and_is_replaced(tmp_path: Path) -> None:
