@@ -54,7 +54,7 @@ def check_head_motion(args: argparse.Namespace) -> None:
     from core.errors import InputError
 
     if args.head_motion != "sadtalker":
-        if args.pose_style != "0":
+        if args.pose_style != "0" and args.engine != "sadtalker":
             raise InputError("--pose-style only applies with --head-motion sadtalker")
         return
     from core.engines.sadtalker.loader import default_weights_path, missing_weights_message
@@ -62,13 +62,16 @@ def check_head_motion(args: argparse.Namespace) -> None:
     from core.errors import ModelMissingError
 
     parse_pose_style(args.pose_style)
-    if not default_weights_path().is_file():
+    if args.engine != "sadtalker" and not default_weights_path().is_file():
         raise ModelMissingError(missing_weights_message(default_weights_path()))
 
 
 def apply_head_motion(track, audio, args: argparse.Namespace):  # -> Track
-    """Replace the track's head rotation with SadTalker's PoseVAE motion when asked to."""
-    if args.head_motion != "sadtalker":
+    """Replace the track's head rotation with SadTalker's PoseVAE motion when asked to.
+
+    The sadtalker engine makes that motion itself (with its translation), from ``extra["pose_style"]``.
+    """
+    if args.head_motion != "sadtalker" or args.engine == "sadtalker":
         return track
     from core.engines.sadtalker import add_head_motion
 
@@ -119,9 +122,11 @@ def build_options(args: argparse.Namespace):  # -> EngineOptions
 
     extra: dict[str, Any] = {
         "blinks": not args.no_blinks,
-        "head_motion": args.head_motion == "engine",
+        "head_motion": args.head_motion == "engine" or (args.engine == "sadtalker" and args.head_motion != "none"),
         "eye_motion": not args.no_eye_motion,
     }
+    if args.engine == "sadtalker":
+        extra["pose_style"] = _number(args.pose_style, "pose-style", int)
     if args.identity is not None:
         extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
     if args.phonemes is not None:
