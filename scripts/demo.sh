@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
-.venv/bin/mouthpiece blend examples/hello.wav -o out/demo.blend --video out/demo.mp4
+.venv/bin/mouthpiece blend examples/hello.wav --transcript-file examples/hello.txt -o out/demo.blend --video out/demo.mp4
 echo "Open out/demo.blend in Blender, or play out/demo.mp4."
