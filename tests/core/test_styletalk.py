@@ -173,3 +173,22 @@ def test_styletalk_engine_takes_phonemes_from_audio(reference_dir, samples_dir):
     assert track.values.shape == (len(labels), 64)
     assert track.meta["phonemes"] == "pocketsphinx" and track.meta["style"] == "happyenglish_clip1"
     assert np.isfinite(track.values).all() and track.values.std(axis=0).max() > 0
+
+
+def test_styletalk_fixture_comes_back_from_the_animate_command(reference_dir, tmp_path, capsys):
+    from core.track import Track
+    from server.cli import main
+
+    io = np.load(reference_dir / "styletalk_small_io.npz")
+    (tmp_path / "seq.json").write_text(json.dumps(io["phoneme_seq"].tolist()))
+    np.save(tmp_path / "style.npy", io["style_clip"])
+    out = tmp_path / "take.npz"
+    args = ["animate", "--engine", "styletalk", "--checkpoint", str(reference_dir / "styletalk_small.pth")]
+    args += ["--model-config", str(reference_dir / "styletalk_small_config.json"), "--device", "cpu", "-q"]
+    args += ["--phonemes", str(tmp_path / "seq.json"), "--style", str(tmp_path / "style.npy"), "-o", str(out)]
+    assert main(args) == 0
+    track = Track.load(out)
+    assert track.rig == "bfm" and track.fps == 30 and track.channels == [f"exp{i:02d}" for i in range(64)]
+    np.testing.assert_allclose(track.values, io["exp_out"], atol=1e-5)
+    assert main([*args[:-4], "--style", str(tmp_path / "missing.npy"), "-o", str(out)]) == 2
+    assert "style clip not found" in capsys.readouterr().err
