@@ -125,13 +125,10 @@ def apply_overrides(cfg: RendererConfig, data: Mapping[str, Any]) -> RendererCon
         value = part.get(name) if isinstance(part, Mapping) else None
         if value is not None and _int(value, f"{section}.{name}") != getattr(cfg, field_name):
             raise ModelFormatError(
-                f"renderer config says {section}.{name} = {value}, "
-                f"the weights have {getattr(cfg, field_name)}"
+                f"renderer config says {section}.{name} = {value}, the weights have {getattr(cfg, field_name)}"
             )
     if (body.get("common") or {}).get("use_spect"):
-        raise ModelFormatError(
-            "renderer config sets use_spect; only the released use_spect: false is supported"
-        )
+        raise ModelFormatError("renderer config sets use_spect; only the released use_spect: false is supported")
     changes: dict[str, int] = {}
     if "image_size" in extra:
         size = extra["image_size"]

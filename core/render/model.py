@@ -166,9 +166,7 @@ class HourglassEncoder(nn.Module):
 class HourglassDecoder(nn.Module):
     def __init__(self, cfg: RendererConfig) -> None:
         super().__init__()
-        self.levels = list(range(cfg.warp_encoder_layers - cfg.warp_decoder_layers, cfg.warp_encoder_layers))[
-            ::-1
-        ]
+        self.levels = list(range(cfg.warp_encoder_layers - cfg.warp_decoder_layers, cfg.warp_encoder_layers))[::-1]
         deepest = cfg.warp_encoder_layers - 1
         for i in self.levels:
             cin = cfg.warp_channels(i + 1) * (1 if i == deepest else 2)

@@ -23,6 +23,7 @@ from core.render.model import FaceGenerator
 from core.render.portrait import load_portrait, to_model_input
 from core.render.video import Mp4Writer
 from core.render.windows import RENDER_FPS, coefficient_windows, track_coefficients
+from core.torch_device import resolve_device
 from core.track import Track
 
 CHECKPOINT_NAME = "renderer_checkpoint.pt"
@@ -48,18 +49,6 @@ class RenderResult:
 def default_checkpoint() -> Path:
     """Where the official ``renderer_checkpoint.pt`` goes: ``<models>/styletalk/``."""
     return models_dir() / "styletalk" / CHECKPOINT_NAME
-
-
-def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` (or ``cuda:N``) or ``auto``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InputError(f"device '{device}' was asked for, but torch sees no CUDA GPU; use --device cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError:
-        raise InputError(f"device must be cpu, cuda or auto, not '{device}'") from None
 
 
 def auto_batch(device: torch.device, image_size: int) -> int:
@@ -133,9 +122,7 @@ def render_video(
         net = load_default_renderer(checkpoint, model_config, device)
     cfg = net.cfg
     if coeffs.shape[1] != cfg.coeff_nc:
-        raise InputError(
-            f"the renderer takes {cfg.coeff_nc} coefficients per frame, the track gives {coeffs.shape[1]}"
-        )
+        raise InputError(f"the renderer takes {cfg.coeff_nc} coefficients per frame, the track gives {coeffs.shape[1]}")
     dev = next(net.parameters()).device
     source = torch.from_numpy(to_model_input(load_portrait(image, cfg.image_size))).to(dev)
     step = batch or auto_batch(dev, cfg.image_size)

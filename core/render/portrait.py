@@ -27,9 +27,7 @@ def _decode(source: str | Path | bytes, name: str) -> av.VideoFrame:
         raise InputError(f"portrait image not found: {name}") from None
     except (av.error.FFmpegError, OSError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or exc
-        raise UnsupportedMediaError(
-            f"{name}: cannot read the image ({why}); use a PNG or JPEG file"
-        ) from None
+        raise UnsupportedMediaError(f"{name}: cannot read the image ({why}); use a PNG or JPEG file") from None
     raise UnsupportedMediaError(f"{name}: the file holds no decodable picture")
 
 
@@ -67,9 +65,7 @@ def load_portrait(
     label = name or (str(source) if isinstance(source, str | Path) else "portrait")
     if isinstance(source, np.ndarray):
         if source.ndim != 3 or source.shape[2] != 3 or source.dtype != np.uint8:
-            raise InputError(
-                f"{label}: expected an (H, W, 3) uint8 RGB array, got {source.dtype} {source.shape}"
-            )
+            raise InputError(f"{label}: expected an (H, W, 3) uint8 RGB array, got {source.dtype} {source.shape}")
         rgb = source
     else:
         rgb = _to_rgb(_decode(source, label), label)

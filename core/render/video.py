@@ -50,9 +50,7 @@ class Mp4Writer:
         end = min(len(self._audio), round(seconds * SAMPLE_RATE))
         if end <= self._audio_done:
             return
-        frame = av.AudioFrame.from_ndarray(
-            self._audio[None, self._audio_done : end], format="flt", layout="mono"
-        )
+        frame = av.AudioFrame.from_ndarray(self._audio[None, self._audio_done : end], format="flt", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self._audio_done
         self._container.mux(self._sound.encode(frame))

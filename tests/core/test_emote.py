@@ -291,10 +291,10 @@ def test_mead_speaker_names() -> None:
 
 def test_device_auto_and_unknown(release_dir: Path) -> None:
     audio = _speech_like(1.0)
-    with pytest.raises(InputError, match="unknown device 'tpu9'"):
+    with pytest.raises(InputError, match="device must be cpu, cuda or auto, not 'tpu9'"):
         EmoteEngine(model_dir=release_dir, device="tpu9").run(audio, EngineOptions())
     if not torch.cuda.is_available():
-        with pytest.raises(InputError, match="not available"):
+        with pytest.raises(InputError, match="sees no CUDA GPU"):
             EmoteEngine(model_dir=release_dir, device="cuda").run(audio, EngineOptions())
         eng = EmoteEngine(model_dir=release_dir, device="auto")
         assert eng.run(audio, EngineOptions()).num_frames == 25 and eng._torch_device.type == "cpu"

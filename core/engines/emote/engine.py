@@ -19,7 +19,7 @@ from core.engines.emote.inputs import (
     prepare_audio,
     resolve_identity,
 )
-from core.errors import InputError, ModelFormatError
+from core.errors import ModelFormatError
 from core.track import Track
 
 EXPECTED_FLAME = "FLAME 2020"
@@ -97,19 +97,11 @@ class EmoteEngine:
         with self._lock:
             if self._net is not None:
                 return
-            import torch
 
             from core.engines.emote.release import build_network, load_release
+            from core.torch_device import resolve_device
 
-            name = self.device or "auto"
-            if name == "auto":
-                name = "cuda" if torch.cuda.is_available() else "cpu"
-            try:
-                device = torch.device(name)
-            except RuntimeError:
-                raise InputError(f"unknown device '{self.device}'; use auto, cpu or cuda") from None
-            if device.type == "cuda" and not torch.cuda.is_available():
-                raise InputError(f"device '{self.device}' is not available on this machine; use cpu")
+            device = resolve_device(self.device)
             release = load_release(self.model_dir, self.checkpoint, self.model_config)
             self._net = build_network(release).to(device)
             release.state_dict = {}  # the tensors now live in the network

@@ -36,9 +36,7 @@ _LAYOUT: tuple[tuple[int, tuple[int, int], bool], ...] = (
 class ConvBN(nn.Module):
     """Conv2d + BatchNorm2d (+ input when residual), then ReLU."""
 
-    def __init__(
-        self, cin: int, cout: int, kernel: int, stride: tuple[int, int], padding: int, residual: bool
-    ):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: tuple[int, int], padding: int, residual: bool):
         super().__init__()
         self.conv_block = nn.Sequential(nn.Conv2d(cin, cout, kernel, stride, padding), nn.BatchNorm2d(cout))
         self.residual = residual
@@ -63,11 +61,7 @@ def audio_encoder(widths: tuple[int, ...] = ENCODER_WIDTHS) -> nn.Sequential:
 
 def encode(encoder: nn.Sequential, mels: torch.Tensor) -> torch.Tensor:
     """(N, 1, 80, 16) → (N, width) through ``encoder``, ``CHUNK`` frames at a time."""
-    return (
-        torch.cat([encoder(part).flatten(1) for part in mels.split(CHUNK)])
-        if len(mels)
-        else mels.new_zeros(0, 0)
-    )
+    return torch.cat([encoder(part).flatten(1) for part in mels.split(CHUNK)]) if len(mels) else mels.new_zeros(0, 0)
 
 
 def encoder_widths(state: dict[str, torch.Tensor], prefix: str) -> tuple[int, ...]:

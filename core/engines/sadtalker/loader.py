@@ -21,8 +21,9 @@ from safetensors import SafetensorError, safe_open
 
 from core.engines.sadtalker.expnet import ExpNet, expnet_dims
 from core.engines.sadtalker.posevae import POSE_DIM, PoseVAEDims, PoseVAENet, ResUnet, posevae_dims
-from core.errors import InputError, ModelFormatError, ModelMissingError
+from core.errors import ModelFormatError, ModelMissingError
 from core.paths import models_dir
+from core.torch_device import resolve_device
 
 WEIGHTS_NAME = "SadTalker_V0.0.2_256.safetensors"
 EXP_PREFIX = "audio2exp."
@@ -37,17 +38,6 @@ def default_weights_path() -> Path:
 
 def missing_weights_message(path: Path) -> str:
     return f"SadTalker weights missing: put {WEIGHTS_NAME} (the official release's checkpoints/) at {path}"
-
-
-def resolve_device(device: str) -> torch.device:
-    """``cpu``, ``cuda`` or ``auto`` (CUDA when torch sees a GPU)."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for, but torch sees no CUDA GPU; use --device cpu")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"device must be cpu, cuda or auto, not '{device}'")
-    return torch.device(device)
 
 
 def read_block(path: Path, prefix: str) -> dict[str, torch.Tensor]:
@@ -104,9 +94,7 @@ def check_layout(name: str, state: dict[str, torch.Tensor], expected: dict[str, 
         parts = []
         for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
             if keys:
-                parts.append(
-                    f"{label}: {', '.join(keys[:6])}{f' … ({len(keys)} in all)' if len(keys) > 6 else ''}"
-                )
+                parts.append(f"{label}: {', '.join(keys[:6])}{f' … ({len(keys)} in all)' if len(keys) > 6 else ''}")
         raise ModelFormatError(f"{name} does not match SadTalker's layout ({'; '.join(parts)})")
 
 

@@ -129,9 +129,7 @@ class PoseDecoder(nn.Module):
         self.linear_audio = nn.Linear(dims.encoder_widths[-1], dims.audio_out)
         self.classbias = nn.Parameter(torch.zeros(dims.num_classes, dims.latent))
 
-    def forward(
-        self, ref: torch.Tensor, z: torch.Tensor, style: torch.Tensor, audio: torch.Tensor
-    ) -> torch.Tensor:
+    def forward(self, ref: torch.Tensor, z: torch.Tensor, style: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         """(B, 6), (B, latent), (B,) long, (B, seq_len, audio_in) → (B, seq_len, 6)."""
         b = z.shape[0]
         audio = self.linear_audio(audio).reshape(b, -1)
@@ -193,9 +191,7 @@ class PoseVAENet(nn.Module):
             audio.append(window)
         styles = torch.full((len(spans),), style, device=ref.device)
         out = self.netG.decoder(ref[None].expand(len(spans), -1), z, styles, torch.stack(audio))
-        motion = [ref.new_zeros(1, POSE_DIM)] + [
-            o[-keep:] for o, (_, _, keep) in zip(out, spans, strict=True)
-        ]
+        motion = [ref.new_zeros(1, POSE_DIM)] + [o[-keep:] for o, (_, _, keep) in zip(out, spans, strict=True)]
         return ref[None] + torch.cat(motion)
 
 
@@ -226,9 +222,7 @@ def smooth_pose(pose: np.ndarray) -> np.ndarray:
 
 def _linear_ids(state: dict[str, torch.Tensor], prefix: str) -> list[int]:
     """Sorted ids ``i`` of the ``<prefix><i>.weight`` keys (the Linear layers of an ``MLP``)."""
-    return sorted(
-        int(k[len(prefix) :].split(".")[0]) for k in state if k.startswith(prefix) and k.endswith(".weight")
-    )
+    return sorted(int(k[len(prefix) :].split(".")[0]) for k in state if k.startswith(prefix) and k.endswith(".weight"))
 
 
 def posevae_dims(state: dict[str, torch.Tensor]) -> PoseVAEDims:

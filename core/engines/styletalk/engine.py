@@ -16,22 +16,13 @@ from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
 from core.engines.styletalk.style_clip import find_style, list_styles, pad_style_clip, read_style_clip
 from core.errors import InputError, ModelFormatError, ModelMissingError
 from core.paths import models_dir
+from core.torch_device import resolve_device
 from core.track import Track
 
 FPS = 30.0
 VOCAB = 41
 SIL = 31
 CHECKPOINT_NAME = "styletalk_checkpoint.pth"
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for, but torch sees no CUDA GPU; use --device cpu")
-    if device not in ("cpu", "cuda"):
-        raise InputError(f"device must be cpu, cuda or auto, not '{device}'")
-    return torch.device(device)
 
 
 def load_styletalk(checkpoint: Path, overrides: dict | None = None) -> StyleTalkNet:
