@@ -175,9 +175,7 @@ class FaceRig:
                 faces=z["faces"],
                 channels=[str(c) for c in z["channels"]],
                 basis=z["basis"],
-                landmarks={
-                    str(n): int(i) for n, i in zip(z["landmark_names"], z["landmark_indices"], strict=True)
-                }
+                landmarks={str(n): int(i) for n, i in zip(z["landmark_names"], z["landmark_indices"], strict=True)}
                 if "landmark_names" in z
                 else {},
                 joint_names=[str(n) for n in z["joint_names"]] if has_joints else [],

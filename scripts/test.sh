@@ -12,6 +12,7 @@ if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; t
 fi
 
 .venv/bin/ruff check .
+.venv/bin/ruff format --check --quiet .
 .venv/bin/python -m pytest -q "$@"
 # Baking on the classic action API (Blender 4.2 LTS), in its own venv.
 bash scripts/test_bpy42.sh

@@ -61,9 +61,7 @@ def measure(net: FaceGenerator, device: torch.device, batch: int, frames: int) -
     }
 
 
-def bench_device(
-    device: torch.device, batches: Sequence[int], frames: int, size: int
-) -> list[dict[str, float]]:
+def bench_device(device: torch.device, batches: Sequence[int], frames: int, size: int) -> list[dict[str, float]]:
     torch.manual_seed(0)
     net = FaceGenerator(RendererConfig(image_size=size)).to(device).eval()
     rows = []
@@ -94,9 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mouthpiece bench render", description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
     parser.add_argument("--cpu-batches", type=_batches, default=[1, 4], help="CPU batch sizes (default 1,4)")
-    parser.add_argument(
-        "--cpu-frames", type=int, default=8, help="frames timed per CPU batch size (default 8)"
-    )
+    parser.add_argument("--cpu-frames", type=int, default=8, help="frames timed per CPU batch size (default 8)")
     parser.add_argument("--gpu-batches", type=_batches, default=[1, 8, 16, 32], help="GPU batch sizes")
     parser.add_argument("--gpu-frames", type=int, default=256, help="frames timed per GPU batch size")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")

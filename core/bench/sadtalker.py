@@ -22,9 +22,7 @@ import numpy as np
 from core.bench.emote import speech_like
 
 
-def measure(
-    seconds: float = 60.0, device: str = "cpu", threads: int | None = None, repeats: int = 1
-) -> dict[str, Any]:
+def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = None, repeats: int = 1) -> dict[str, Any]:
     """Time one clip of ``seconds`` through the full-size nets on ``device``; figures as a dict."""
     import torch
 

@@ -33,9 +33,7 @@ class Sizes:
     disc: tuple[int, int, int] = (256, 512, 1024)
 
 
-SMALL = Sizes(
-    widths=(4, 4, 8, 8, 16), unet=(2, 4, 4, 8), latent=8, dec_hidden=16, enc_hidden=8, disc=(4, 4, 8)
-)
+SMALL = Sizes(widths=(4, 4, 8, 8, 16), unet=(2, 4, 4, 8), latent=8, dec_hidden=16, enc_hidden=8, disc=(4, 4, 8))
 
 Layout = dict[str, tuple[int, ...]]
 
@@ -77,9 +75,7 @@ def _residual_conv(p: str, cin: int, cout: int) -> Layout:
 def res_unet(p: str, f: tuple[int, int, int, int]) -> Layout:
     out = _conv(f"{p}.input_layer.0", 1, f[0], 3) | _bn(f"{p}.input_layer.1", f[0])
     out |= _conv(f"{p}.input_layer.3", f[0], f[0], 3) | _conv(f"{p}.input_skip.0", 1, f[0], 3)
-    out |= _residual_conv(f"{p}.residual_conv_1", f[0], f[1]) | _residual_conv(
-        f"{p}.residual_conv_2", f[1], f[2]
-    )
+    out |= _residual_conv(f"{p}.residual_conv_1", f[0], f[1]) | _residual_conv(f"{p}.residual_conv_2", f[1], f[2])
     out |= _residual_conv(f"{p}.bridge", f[2], f[3])
     for i, (c, skip, to) in enumerate([(f[3], f[2], f[2]), (f[2], f[1], f[1]), (f[1], f[0], f[0])], start=1):
         out |= {f"{p}.upsample_{i}.upsample.weight": (c, c, 2, 1), f"{p}.upsample_{i}.upsample.bias": (c,)}
@@ -97,16 +93,12 @@ def audio2pose_layout(s: Sizes = Sizes()) -> Layout:
     for part in ("encoder", "decoder"):
         p = f"netG.{part}"
         out |= res_unet(f"{p}.resunet", s.unet)
-        out |= _linear(f"{p}.linear_audio", s.widths[-1], s.audio_out) | {
-            f"{p}.classbias": (s.classes, s.latent)
-        }
+        out |= _linear(f"{p}.linear_audio", s.widths[-1], s.audio_out) | {f"{p}.classbias": (s.classes, s.latent)}
     out |= _linear("netG.encoder.MLP.L0", 6 + s.seq_len * 6 + audio + s.latent, s.enc_hidden)
     out |= _linear("netG.encoder.linear_means", s.enc_hidden, s.latent)
     out |= _linear("netG.encoder.linear_logvar", s.enc_hidden, s.latent)
     out |= _linear("netG.decoder.MLP.L0", 6 + s.latent + audio, s.dec_hidden)
-    out |= _linear("netG.decoder.MLP.L1", s.dec_hidden, s.seq_len * 6) | _linear(
-        "netG.decoder.pose_linear", 6, 6
-    )
+    out |= _linear("netG.decoder.MLP.L1", s.dec_hidden, s.seq_len * 6) | _linear("netG.decoder.pose_linear", 6, 6)
     cin = 6
     for i, (cout, k) in enumerate(zip(s.disc, (4, 4, 3), strict=True)):
         out |= {f"netD_motion.seq.{i}.conv.weight": (cout, cin, k)} | _bn(f"netD_motion.seq.{i}.norm", cout)
@@ -154,9 +146,7 @@ def write_weights(
     if exp:
         tensors |= {f"audio2exp.{k}": v for k, v in random_tensors(audio2exp_layout(sizes), seed).items()}
     if pose:
-        tensors |= {
-            f"audio2pose.{k}": v for k, v in random_tensors(audio2pose_layout(sizes), seed + 1).items()
-        }
+        tensors |= {f"audio2pose.{k}": v for k, v in random_tensors(audio2pose_layout(sizes), seed + 1).items()}
     if renderer:  # stands in for the rest of the release file, which must be ignored
         tensors |= {"generator.first.conv.weight": torch.ones(2, 3), "kp_extractor.fc.bias": torch.zeros(4)}
     save_file(tensors, str(path))

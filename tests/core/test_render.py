@@ -84,9 +84,7 @@ def test_render_parity_fake_image(small_net: FaceGenerator, io_ref: dict[str, np
 def test_render_parity_shared_source(small_net: FaceGenerator, io_ref: dict[str, np.ndarray]) -> None:
     """One (1,3,H,W) source shared by a batch of windows gives the same frames as an expanded batch."""
     with torch.inference_mode():
-        out = small_net(
-            torch.from_numpy(io_ref["source_image"])[None], torch.from_numpy(io_ref["coeff_windows"])
-        )
+        out = small_net(torch.from_numpy(io_ref["source_image"])[None], torch.from_numpy(io_ref["coeff_windows"]))
     np.testing.assert_allclose(out["fake_image"].numpy(), io_ref["fake_image"], atol=1e-3, rtol=0)
 
 
@@ -114,9 +112,7 @@ def test_full_manifest_keys_and_shapes(reference_dir: Path) -> None:
         net = FaceGenerator(RendererConfig())
     state = net.state_dict()
     assert len(state) == manifest["num_keys"] == 304
-    assert {k: list(v.shape) for k, v in state.items()} == {
-        k: v["shape"] for k, v in manifest["keys"].items()
-    }
+    assert {k: list(v.shape) for k, v in state.items()} == {k: v["shape"] for k, v in manifest["keys"].items()}
     assert config_from_state_dict(state) == RendererConfig()
     assert apply_overrides(RendererConfig(), manifest["config"]) == RendererConfig()
 
@@ -333,9 +329,7 @@ def test_render_video_cli_end_to_end(
     src = torch.from_numpy(to_model_input(load_portrait(inputs["image"], 64)))
     coeffs = track_coefficients(Track.load(inputs["track"]))
     with torch.inference_mode():
-        expected = to_uint8(
-            small_net(src, torch.from_numpy(coefficient_windows(coeffs, [0], 13)))["fake_image"]
-        )[0]
+        expected = to_uint8(small_net(src, torch.from_numpy(coefficient_windows(coeffs, [0], 13)))["fake_image"])[0]
     luma = np.array([0.299, 0.587, 0.114])
     assert np.abs(first @ luma - expected @ luma).mean() < 4
     assert np.abs(first.mean((0, 1)) - expected.mean((0, 1))).max() < 3  # colour order and range kept
@@ -360,9 +354,7 @@ def test_render_video_cli_errors(
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_render_video_cancel_leaves_no_file(
-    tmp_path: Path, inputs: dict[str, Path], small_net: FaceGenerator
-) -> None:
+def test_render_video_cancel_leaves_no_file(tmp_path: Path, inputs: dict[str, Path], small_net: FaceGenerator) -> None:
     cancel = threading.Event()
     seen: list[float] = []
 
@@ -401,9 +393,7 @@ def test_bench_render_reports_figures(tmp_path: Path, capsys: pytest.CaptureFixt
     from core.bench.render import main
 
     out = tmp_path / "bench.json"
-    assert (
-        main(["--size", "64", "--cpu-batches", "2", "--cpu-frames", "2", "--no-gpu", "--json", str(out)]) == 0
-    )
+    assert main(["--size", "64", "--cpu-batches", "2", "--cpu-frames", "2", "--no-gpu", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     (row,) = report["cpu"]
     assert (report["size"], row["batch"], row["frames"]) == (64, 2, 2)

@@ -75,9 +75,7 @@ def test_sadtalker_loading_reads_sizes_and_tensors(small_file):
 
 @pytest.fixture(scope="module")
 def full_file(tmp_path_factory) -> Path:
-    return write_weights(
-        tmp_path_factory.mktemp("full") / "SadTalker_V0.0.2_256.safetensors", Sizes(), seed=0
-    )
+    return write_weights(tmp_path_factory.mktemp("full") / "SadTalker_V0.0.2_256.safetensors", Sizes(), seed=0)
 
 
 def test_sadtalker_expnet_matches_the_official_module(full_file, official_inputs):
@@ -122,9 +120,7 @@ def test_sadtalker_smoothing_is_savitzky_golay_13_2():
     np.testing.assert_allclose(smooth_pose(pose), savgol_filter(pose, 13, 2, axis=0), atol=1e-6)
     t = np.arange(50, dtype=np.float64)[:, None]
     quadratic = np.hstack([0.01 * t**2 - t + 3] * 6)
-    np.testing.assert_allclose(
-        smooth_pose(quadratic), quadratic, rtol=1e-5, atol=1e-4
-    )  # order 2 kept exactly
+    np.testing.assert_allclose(smooth_pose(quadratic), quadratic, rtol=1e-5, atol=1e-4)  # order 2 kept exactly
     assert np.abs(np.diff(smooth_pose(pose), axis=0)).mean() < np.abs(np.diff(pose, axis=0)).mean() / 2
     short = rng.standard_normal((8, 6))
     np.testing.assert_allclose(smooth_pose(short), savgol_filter(short, 7, 2, axis=0), atol=1e-6)
@@ -158,9 +154,7 @@ def test_sadtalker_strict_loading_names_keys(small_file, tmp_path):
     stored = load_file(str(small_file))
     cases = {
         "missing: netG.decoder.pose_linear.bias": lambda d: d.pop("audio2pose.netG.decoder.pose_linear.bias"),
-        "unexpected: netG.decoder.extra": lambda d: d.update(
-            {"audio2pose.netG.decoder.extra": torch.zeros(1)}
-        ),
+        "unexpected: netG.decoder.extra": lambda d: d.update({"audio2pose.netG.decoder.extra": torch.zeros(1)}),
         r"wrong shape: netG.decoder.pose_linear.weight \(6, 5\)": lambda d: d.update(
             {"audio2pose.netG.decoder.pose_linear.weight": torch.zeros(6, 5)}
         ),

@@ -139,9 +139,7 @@ def test_sadtalker_head_motion_bad_input(weights, tmp_path, monkeypatch):
     with pytest.raises(InputError, match="too short"):
         add_head_motion(track, audio[:1000], 0, 0, weights_path=weights)
     monkeypatch.setenv("MOUTHPIECE_MODELS", str(tmp_path))
-    with pytest.raises(
-        ModelMissingError, match=str(tmp_path / "sadtalker" / "SadTalker_V0.0.2_256.safetensors")
-    ):
+    with pytest.raises(ModelMissingError, match=str(tmp_path / "sadtalker" / "SadTalker_V0.0.2_256.safetensors")):
         add_head_motion(track, audio, 0, 0)
     moved = add_head_motion(track, audio, 0, 0, weights_path=weights)
     assert moved.rotations["head"].shape == (25, 3) and not moved.meta["head_motion"]["replaced_engine_head"]
