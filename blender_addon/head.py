@@ -12,6 +12,7 @@ from .wire import RigData
 
 HEAD_NAMES = {"arkit": "Mouthpiece Head", "flame": "FLAME Head", "bfm": "BFM Head"}
 RIG_PROP = "mouthpiece_rig"  # on the mesh object: the rig id it was built from
+RIG_VERSION_PROP = "mouthpiece_rig_version"  # and the model's version, when the rig says (FLAME 2020, ...)
 CORRECTIVES_PROP = "mouthpiece_correctives"  # JSON list of the joints whose R - I drive pose_* keys
 
 PART_COLOURS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
@@ -167,6 +168,8 @@ def build_head(
     obj = bpy.data.objects.new(name, _mesh(name, rig.vertices, rig.faces))
     collection.objects.link(obj)
     obj[RIG_PROP] = rig.name
+    if rig.meta.get("version"):
+        obj[RIG_VERSION_PROP] = str(rig.meta["version"])
     _materials(obj, rig)
     _shape_keys(obj, rig)
     root = obj

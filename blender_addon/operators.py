@@ -18,7 +18,7 @@ import bpy
 from . import actions, mapping
 from .bake import bake_track, scene_fps
 from .client import Client, ServerError
-from .head import HEAD_NAMES, RIG_PROP, build_head, head_ids
+from .head import HEAD_NAMES, RIG_PROP, RIG_VERSION_PROP, build_head, head_ids
 from .jobs import start_job, start_render
 from .properties import DEFAULT, JobState, RenderState, ServerCache, preferences
 from .sound import place_movie, place_sound, sound_strips, strip_filepath
@@ -240,6 +240,9 @@ def apply_track(context, obj, data: bytes, audio_path: str, frame_start: int, ad
     if result.missing_channels:
         shown = ", ".join(result.missing_channels[:6]) + ("…" if len(result.missing_channels) > 6 else "")
         line += f"; no shape key for {len(result.missing_channels)} ({shown})"
+    expects, version = track.meta.get("expects_flame"), obj.get(RIG_VERSION_PROP)
+    if expects and version and expects != f"FLAME {version}":
+        line += f"; warning: this engine's parameters belong to {expects}, this head is FLAME {version}"
     return line
 
 

@@ -138,6 +138,11 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     check_head_motion(args)
     audio = load_audio(args.audio)
     track = apply_head_motion(_run_with_progress(engine, audio, options, quiet=args.quiet), audio, args)
+    expects, version = track.meta.get("expects_flame"), rig.meta.get("version")
+    if expects and version and expects != f"FLAME {version}":
+        track.meta.setdefault("warnings", []).append(
+            f"this engine's parameters belong to {expects}, but the imported FLAME is {version}"
+        )
     for warning in track.meta.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)
     return track, rig

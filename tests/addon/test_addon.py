@@ -229,3 +229,19 @@ def test_panels_draw_every_state(scene):
         assert "EMOTE weights are missing: put them in X" in " ".join(log)
         JobState.running = False
         ServerCache.health, ServerCache.engines = None, []
+
+
+def test_emote_take_on_a_head_of_another_flame_version_is_flagged(scene):
+    from blender_addon.head import build_head
+    from blender_addon.operators import apply_track
+    from blender_addon.wire import read_rig
+
+    from .conftest import grid_rig, random_track
+
+    for version, warned in (("2023", True), ("2020", False)):
+        rig = grid_rig(name="flame")
+        rig.meta["version"] = version
+        head = build_head(read_rig(rig.to_npz_bytes()), name=f"FLAME {version}")
+        track = random_track(meta={"engine": "emote", "expects_flame": "FLAME 2020"})
+        line = apply_track(bpy.context, head, track.to_npz_bytes(), "", 1, add_sound=False)
+        assert ("belong to FLAME 2020, this head is FLAME 2023" in line) is warned, line
