@@ -25,6 +25,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
   # torch is pinned to the CPU wheel (an unpinned torch pulls GBs of CUDA packages).
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
-  .venv/bin/python -m pip install --quiet -e ".[models,blender,dev]"
+  # (setuptools' notes about editable installs are noise for a user; keep the output to what matters)
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".[models,blender,dev]"
   echo "$want" > "$stamp"
 fi
