@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,8 +87,9 @@ _SPARSE = {
     for fmt in ("csc", "csr", "coo")
     for module in (f"scipy.sparse.{fmt}", f"scipy.sparse._{fmt}", "scipy.sparse")
 }
-ALLOWED_GLOBALS = {key: _stand_in(kind) for key, kind in _CHUMPY.items()} | {
-    key: _stand_in(f"sparse_{fmt}") for key, fmt in _SPARSE.items()
+ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., Any] | type] = {
+    **{key: _stand_in(kind) for key, kind in _CHUMPY.items()},
+    **{key: _stand_in(f"sparse_{fmt}") for key, fmt in _SPARSE.items()},
 }
 
 
@@ -127,7 +129,7 @@ def to_numpy(value: Any) -> Any:
         if kind in ("add", "subtract", "multiply"):
             return getattr(np, kind)(to_numpy(s["a"]), to_numpy(s["b"]))
         if kind.startswith("sparse_"):
-            shape = tuple(s.get("_shape") or s.get("shape"))
+            shape = tuple(s.get("_shape") or s["shape"])
             fmt = kind.removeprefix("sparse_")
             if fmt == "coo":
                 return scipy.sparse.coo_matrix((s["data"], (s["row"], s["col"])), shape=shape)

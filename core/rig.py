@@ -137,6 +137,8 @@ class FaceRig:
             "meta": np.array(json.dumps(self.meta)),
         }
         if self.joint_names:
+            # validate() (run by __post_init__) requires the joint arrays whenever there are joint names
+            assert self.joint_parents is not None and self.joint_positions is not None and self.skin_weights is not None
             arrays["joint_names"] = np.array(self.joint_names, dtype=np.str_)
             arrays["joint_parents"] = self.joint_parents
             arrays["joint_positions"] = self.joint_positions

@@ -36,11 +36,14 @@ def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any] | type]:
         ("builtins", "set"): set,
         ("builtins", "frozenset"): frozenset,
     }
+    # numpy's stubs leave out these private pickle helpers, so the modules are looked up untyped.
+    multiarray: Any = np.core.multiarray
+    numeric: Any = np.core.numeric
     # numpy 1.x pickles name numpy.core.multiarray; numpy 2.x names numpy._core.multiarray.
     for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = np.core.multiarray._reconstruct
-        table[(f"{core}.multiarray", "scalar")] = np.core.multiarray.scalar
-        table[(f"{core}.numeric", "_frombuffer")] = np.core.numeric._frombuffer  # protocol 5
+        table[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        table[(f"{core}.multiarray", "scalar")] = multiarray.scalar
+        table[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
     return table
 
 

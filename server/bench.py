@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import numpy as np
@@ -116,7 +117,7 @@ def one_job(client: httpx.Client, wav: bytes, engine: str) -> tuple[float, float
     r = client.post("/v1/jobs", files={"audio": ("clip.wav", wav)}, data={"params": f'{{"engine": "{engine}"}}'})
     r.raise_for_status()
     job_id = r.json()["id"]
-    status = {"state": "queued"}
+    status: dict[str, Any] = {"state": "queued"}
     while status["state"] not in FINAL:
         status = client.get(f"/v1/jobs/{job_id}", params={"wait": 30}).json()
     if status["state"] != "done":

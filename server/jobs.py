@@ -40,7 +40,7 @@ from core.audio import SAMPLE_RATE
 from core.errors import InputError, MouthpieceError
 from core.track import Track
 from server.engine_pool import EnginePool
-from server.schemas import JobParams, RenderParams
+from server.schemas import JobKind, JobParams, JobState, RenderParams
 from server.settings import Settings
 from server.worker import AUDIO, INPUT_TRACK, PORTRAIT, TRACK, VIDEO, EngineProcess, worker_context
 
@@ -78,8 +78,8 @@ class Job:
     params: dict[str, Any]
     audio_seconds: float
     created: float
-    kind: str = "animate"
-    state: str = "queued"
+    kind: JobKind = "animate"
+    state: JobState = "queued"
     progress: float = 0.0
     message: str = "waiting in the queue"
     started: float | None = None
@@ -116,7 +116,7 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         self._run_seconds: deque[float] = deque(maxlen=20)
         self._stopping = False
-        self.on_finish: Callable[[Job], None] | None = None
+        self.on_finish: Callable[[Job], object] | None = None
         """Called (under the manager's lock; keep it short) when a job reaches a final state."""
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -354,7 +354,7 @@ class JobManager:
         per_job = sum(self._run_seconds) / len(self._run_seconds) if self._run_seconds else 5.0
         return int(min(600, max(1, math.ceil(per_job * depth / max(1, len(self._queues))))))
 
-    def _finish_locked(self, job: Job, state: str, message: str) -> None:
+    def _finish_locked(self, job: Job, state: JobState, message: str) -> None:
         # spent inputs go first, so anyone who sees the final state also sees them gone; a finished
         # animation keeps its audio for renders of its track
         folder = self.root / job.id

@@ -32,7 +32,8 @@ def check_renderer(settings: Settings) -> Path:
 def image_size(settings: Settings) -> int:
     """The portrait size the renderer works at: the config file's ``image_size``, else 256."""
     data = read_model_config(settings.renderer_config)
-    body = data.get("config") if isinstance(data.get("config"), dict) else data
+    config = data.get("config")
+    body = config if isinstance(config, dict) else data
     size = body.get("image_size", data.get("image_size", DEFAULT_IMAGE_SIZE))
     if isinstance(size, list | tuple):
         size = size[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -108,10 +108,11 @@ class RenderParams(BaseModel):
     batch: int | None = Field(None, ge=1, le=256, description="frames per forward pass; sized to memory if absent")
 
 
-Params = TypeVar("Params", JobParams, RenderParams)
-
-
-def parse_params(text: str, model: type[Params] = JobParams) -> Params:
+@overload
+def parse_params(text: str, model: type[JobParams] = ...) -> JobParams: ...
+@overload
+def parse_params(text: str, model: type[RenderParams]) -> RenderParams: ...
+def parse_params(text: str, model: type[JobParams | RenderParams] = JobParams) -> JobParams | RenderParams:
     """Parse a ``params`` form field, turning any problem into one readable :class:`InputError`."""
     try:
         raw = json.loads(text) if text.strip() else {}
@@ -191,7 +192,7 @@ def engine_options(params: JobParams, engine: Engine, max_transcript_chars: int)
         seed=params.seed,
         transcript=params.transcript or None,
         fps=params.fps,
-        emotion_keys=[tuple(k) for k in params.emotion_keys] if params.emotion_keys else None,
+        emotion_keys=list(params.emotion_keys) if params.emotion_keys else None,
         extra=extra,
     )
 

@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -29,7 +29,7 @@ PORTRAIT = "portrait.npy"
 VIDEO = "video.mp4"
 POLL_SECONDS = 0.05
 
-Outcome = tuple[str, str, str | None]
+Outcome = tuple[Literal["done", "failed", "cancelled"], str, str | None]
 """(state: done|failed|cancelled, message, traceback text for the log or None)"""
 
 

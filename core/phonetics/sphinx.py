@@ -11,11 +11,15 @@ import functools
 import math
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from core.errors import ModelMissingError
 from core.phonetics.segments import PhoneSegment, normalize_phone
+
+if TYPE_CHECKING:
+    from pocketsphinx import Decoder
 
 FRAME_RATE = 100.0  # pocketsphinx frames per second
 _LOG_BASE = math.log(1.0001)  # pocketsphinx scores are logarithms in base 1.0001
@@ -65,22 +69,22 @@ def _model_path(*parts: str) -> str:
 
 
 @functools.cache
-def _allphone_decoder():  # -> pocketsphinx.Decoder
+def _allphone_decoder() -> Decoder:
     return _decoder(allphone=_model_path("en-us", "en-us-phone.lm.bin"), lm=None, **ALLPHONE_CONFIG)
 
 
 @functools.cache
-def _word_decoder():  # -> pocketsphinx.Decoder
+def _word_decoder() -> Decoder:
     return _decoder(
         lm=_model_path("en-us", "en-us.lm.bin"), dict=_model_path("en-us", "cmudict-en-us.dict"), **WORD_CONFIG
     )
 
 
-_ALIGNERS: dict[int, object] = {}  # attempt → pocketsphinx.Decoder, made on first use
+_ALIGNERS: dict[int, Decoder] = {}  # attempt → decoder, made on first use
 _ADDED_WORDS: dict[str, str] = {}  # letter-to-sound pronunciations added in this process
 
 
-def _align_decoder(attempt: int = 0):  # -> pocketsphinx.Decoder
+def _align_decoder(attempt: int = 0) -> Decoder:
     with _LOCK:
         if attempt not in _ALIGNERS:
             config = ALIGN_CONFIGS[attempt]
@@ -91,7 +95,7 @@ def _align_decoder(attempt: int = 0):  # -> pocketsphinx.Decoder
         return _ALIGNERS[attempt]
 
 
-def _decoder(**config: object):  # -> pocketsphinx.Decoder
+def _decoder(**config: object) -> Decoder:
     try:
         import pocketsphinx
     except ImportError as exc:  # pragma: no cover - a core dependency

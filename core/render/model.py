@@ -64,6 +64,11 @@ def _conv(cin: int, cout: int, k: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, kernel_size=k, stride=stride, padding=(k - 1) // 2)
 
 
+def _up(cin: int, cout: int) -> nn.ConvTranspose2d:
+    """×2 up-sampling ConvT3/s2 (output exactly twice the input size)."""
+    return nn.ConvTranspose2d(cin, cout, kernel_size=3, stride=2, padding=1, output_padding=1)
+
+
 class LayerNorm2d(nn.Module):
     """Layer norm over (C, H, W) with a (C, 1, 1) scale and shift."""
 
@@ -131,10 +136,9 @@ class AdainUp(nn.Module):
 
     def __init__(self, cin: int, cout: int, cfg: RendererConfig) -> None:
         super().__init__()
-        up = {"kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1}
         self.conv_0 = _conv(cin, cout, 3)
-        self.conv_1 = nn.ConvTranspose2d(cout, cout, **up)
-        self.conv_s = nn.ConvTranspose2d(cin, cout, **up)
+        self.conv_1 = _up(cout, cout)
+        self.conv_s = _up(cin, cout)
         self.norm_0 = Adain(cin, cfg.descriptor_nc, cfg.adain_hidden)
         self.norm_1 = Adain(cout, cfg.descriptor_nc, cfg.adain_hidden)
         self.norm_s = Adain(cin, cfg.descriptor_nc, cfg.adain_hidden)

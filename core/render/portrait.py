@@ -18,7 +18,7 @@ from core.errors import InputError, UnsupportedMediaError
 def _decode(source: str | Path | bytes, name: str) -> av.VideoFrame:
     target: str | io.BytesIO = io.BytesIO(source) if isinstance(source, bytes) else str(source)
     try:
-        with av.open(target) as container:
+        with av.open(target, mode="r") as container:
             if not container.streams.video:
                 raise UnsupportedMediaError(f"{name}: not an image (no picture in the file)")
             for frame in container.decode(video=0):

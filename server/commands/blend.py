@@ -10,9 +10,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from server.commands.animate import add_head_motion_arguments
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 HELP = "animate a voice clip on a head and save a Blender scene (.blend), optionally with a preview .mp4"
 
@@ -215,6 +218,7 @@ def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
     from core.errors import MouthpieceError
 
     total = scene.frame_end - scene.frame_start + 1
+    bars: contextlib.AbstractContextManager[Progress | None]
     if quiet:
         bars = contextlib.nullcontext(None)
     else:
@@ -227,7 +231,7 @@ def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
         task = bar.add_task("render", total=total) if bar else None
 
         def advance(*_args) -> None:
-            if bar:
+            if bar and task is not None:
                 bar.advance(task)
 
         bpy.app.handlers.render_post.append(advance)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pickle
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,9 @@ _KNOWN_EXTRAS = (
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """``torch.load(weights_only=True)`` that tolerates config objects in Lightning's extras."""
-    stubs: list[type] = [_inert(module, name) for module, name in _KNOWN_EXTRAS]
+    stubs: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
+        _inert(module, name) for module, name in _KNOWN_EXTRAS
+    ]
     for _ in range(64):
         try:
             with torch.serialization.safe_globals(stubs):

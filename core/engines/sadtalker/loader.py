@@ -30,6 +30,7 @@ EXP_PREFIX = "audio2exp."
 POSE_PREFIX = "audio2pose."
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
 D = TypeVar("D")
+M = TypeVar("M", bound=torch.nn.Module)
 
 
 def default_weights_path() -> Path:
@@ -106,7 +107,7 @@ def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict
         raise ModelFormatError(f"{name} does not match SadTalker's layout (missing: {exc.args[0]})") from None
 
 
-def _load(net: torch.nn.Module, state: dict[str, torch.Tensor], device: torch.device) -> torch.nn.Module:
+def _load(net: M, state: dict[str, torch.Tensor], device: torch.device) -> M:
     own = net.state_dict()
     net.load_state_dict({k: state.get(k, own[k]) for k in own}, strict=True)
     return net.to(device).eval().requires_grad_(False)

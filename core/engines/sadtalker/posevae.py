@@ -138,16 +138,30 @@ class PoseDecoder(nn.Module):
         return self.pose_linear(x.squeeze(1))
 
 
+class _AudioEncoderBlock(nn.Module):
+    """Holds the Wav2Lip audio encoder under the official name ``audio_encoder.audio_encoder``."""
+
+    def __init__(self, widths: tuple[int, ...]):
+        super().__init__()
+        self.audio_encoder = audio_encoder(widths)
+
+
+class _Generator(nn.Module):
+    """The CVAE's ``netG``; only its ``decoder`` is built (the encoder is training-only)."""
+
+    def __init__(self, dims: PoseVAEDims):
+        super().__init__()
+        self.decoder = PoseDecoder(dims)
+
+
 class PoseVAENet(nn.Module):
     """The inference half of ``Audio2Pose``, under the official module names."""
 
     def __init__(self, dims: PoseVAEDims = PoseVAEDims()):
         super().__init__()
         self.dims = dims
-        self.audio_encoder = nn.Module()
-        self.audio_encoder.audio_encoder = audio_encoder(dims.encoder_widths)
-        self.netG = nn.Module()
-        self.netG.decoder = PoseDecoder(dims)
+        self.audio_encoder = _AudioEncoderBlock(dims.encoder_widths)
+        self.netG = _Generator(dims)
 
     def embed(self, mels: torch.Tensor) -> torch.Tensor:
         """(N, 1, 80, 16) → (N, audio_in) per-frame audio embeddings."""
@@ -249,7 +263,11 @@ def posevae_dims(state: dict[str, torch.Tensor]) -> PoseVAEDims:
             int(state[f"{unet}bridge.conv_block.2.weight"].shape[0]),
         ),
         encoder_hidden=tuple(int(state[f"netG.encoder.MLP.L{i}.weight"].shape[0]) for i in enc_mlp),
-        discriminator_widths=tuple(int(state[f"netD_motion.seq.{i}.conv.weight"].shape[0]) for i in range(3)),
+        discriminator_widths=(
+            int(state["netD_motion.seq.0.conv.weight"].shape[0]),
+            int(state["netD_motion.seq.1.conv.weight"].shape[0]),
+            int(state["netD_motion.seq.2.conv.weight"].shape[0]),
+        ),
     )
 
 

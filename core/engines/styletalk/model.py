@@ -33,6 +33,8 @@ def sinusoid_table(length: int, dim: int) -> torch.Tensor:
 
 
 class PositionTable(nn.Module):
+    pos_table: torch.Tensor  # a buffer
+
     def __init__(self, length: int, dim: int) -> None:
         super().__init__()
         self.register_buffer("pos_table", sinusoid_table(length, dim))
@@ -197,6 +199,7 @@ class DynamicDecoder(nn.Module):
         last = len(self.layers) - 1
         x = start
         for i, layer in enumerate(self.layers):
+            assert isinstance(layer, DecoderLayer)
             x = layer.self_block(x, centre if i == last else None)
             if i == 0:
                 x = x.repeat_interleave(frames, dim=1)
