@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import InputError
+
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 5.0
 
 
 class UploadTooLarge(Exception):
@@ -18,7 +22,10 @@ class UploadLimitMiddleware:
     """Answer 413 to a POST whose body is larger than ``max_bytes``, without reading the rest of it.
 
     A declared ``Content-Length`` over the cap is refused before the body is touched; a body sent
-    without one (chunked) is counted as it arrives and refused the moment it passes the cap.
+    without one (chunked) is counted as it arrives and refused the moment it passes the cap. Before the
+    413 goes out, what the client is still sending is read and thrown away, within bounds (like nginx's
+    lingering close): a server that closes on unread data resets the connection, and the client would
+    never see the answer. Nothing is kept, so memory stays flat whatever the upload's size.
     """
 
     def __init__(self, app: ASGIApp, max_bytes: int, limit_text: str) -> None:
@@ -36,6 +43,8 @@ class UploadLimitMiddleware:
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            if int(declared) <= LINGER_BYTES:
+                await _discard_body(receive)
             await self._refuse(send)
             return
         received = 0
@@ -65,6 +74,7 @@ class UploadLimitMiddleware:
             if not exceeded or started:
                 raise
         if exceeded and not started:
+            await _discard_body(receive)
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
@@ -81,6 +91,20 @@ class UploadLimitMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+async def _discard_body(receive: Receive) -> None:
+    """Read and drop what the client is still sending, up to LINGER_BYTES or LINGER_SECONDS."""
+    discarded = 0
+    try:
+        async with asyncio.timeout(LINGER_SECONDS):
+            while discarded < LINGER_BYTES:
+                message = await receive()
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    return
+                discarded += len(message.get("body", b""))
+    except TimeoutError:
+        return
 
 
 def check_wav_complete(data: bytes, name: str) -> None:
