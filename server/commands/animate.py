@@ -16,6 +16,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "audio", nargs="?", type=Path, help="speech clip (WAV/FLAC/OGG/MP3...); optional with --phonemes"
     )
     parser.add_argument("-o", "--output", type=Path, required=True, help="track file to write (.npz or .json)")
+    add_engine_arguments(parser)
+    parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
+    parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
+    parser.add_argument("--model-dir", type=Path, help="folder with the engine's weights")
+    parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
+    parser.add_argument("--model-config", help="model configuration file of the engine")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
+    """The engine and its options, shared by `animate` and `blend`."""
     parser.add_argument("--engine", default="builtin", help="builtin (default), emote, styletalk or sadtalker")
     text = parser.add_mutually_exclusive_group()
     text.add_argument("--transcript", help="what is said (better lip sync for the builtin engine)")
@@ -25,18 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--intensity", default="0.5", help="emotion intensity 0..1 (default 0.5)")
     parser.add_argument("--seed", default="0", help="random seed for blinks and head motion (default 0)")
-    parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
     parser.add_argument("--style", help="speaking style (engine-specific: StyleTalk style clip, SadTalker pose style)")
     parser.add_argument("--identity", help="training identity, by name or index (EMOTE)")
-    parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
     parser.add_argument("--no-blinks", action="store_true", help="no blinks")
     add_head_motion_arguments(parser)
     parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
-    parser.add_argument("--model-dir", type=Path, help="folder with the engine's weights")
-    parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
-    parser.add_argument("--model-config", help="model configuration file of the engine")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def add_head_motion_arguments(parser: argparse.ArgumentParser) -> None:
@@ -116,8 +121,8 @@ def _transcript(args: argparse.Namespace) -> str | None:
         raise InputError(f"{args.transcript_file.name}: the transcript must be UTF-8 text") from None
 
 
-def build_options(args: argparse.Namespace):  # -> EngineOptions
-    """EngineOptions from the command line (raises InputError on bad values)."""
+def engine_options(args: argparse.Namespace, *, fps: float | None = None, phonemes: list[int] | None = None):
+    """EngineOptions from the arguments of :func:`add_engine_arguments` (raises InputError on bad values)."""
     from core.engines.base import EngineOptions
 
     extra: dict[str, Any] = {
@@ -129,15 +134,15 @@ def build_options(args: argparse.Namespace):  # -> EngineOptions
         extra["pose_style"] = _number(args.pose_style, "pose-style", int)
     if args.identity is not None:
         extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
-    if args.phonemes is not None:
-        extra["phonemes"] = _phonemes(args.phonemes)
+    if phonemes is not None:
+        extra["phonemes"] = phonemes
     return EngineOptions(
         emotion=args.emotion,
         intensity=_number(args.intensity, "intensity"),
         style=args.style,
         seed=_number(args.seed, "seed", int),
         transcript=_transcript(args),
-        fps=_number(args.fps, "fps") if args.fps is not None else None,
+        fps=fps,
         extra=extra,
     )
 
@@ -155,7 +160,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"the output folder does not exist: {args.output.parent}")
     if args.audio is None and args.phonemes is None:
         raise InputError("give an AUDIO file (or --phonemes for an engine that animates from phonemes)")
-    options = build_options(args)
+    options = engine_options(
+        args,
+        fps=_number(args.fps, "fps") if args.fps is not None else None,
+        phonemes=_phonemes(args.phonemes) if args.phonemes is not None else None,
+    )
     check_head_motion(args)
     if args.audio is not None:
         audio = load_audio(args.audio)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from server.commands.animate import add_head_motion_arguments
+from server.commands.animate import add_engine_arguments
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -25,26 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", type=Path, required=True, help="Blender scene to write (.blend)")
     parser.add_argument("--video", type=Path, help="also render a preview with the sound (.mp4)")
     parser.add_argument("--resolution", default="640x640", help="preview size WxH (default 640x640)")
-    parser.add_argument("--engine", default="builtin", help="builtin (default), emote, styletalk or sadtalker")
     parser.add_argument("--rig", help="head to build: arkit, flame or bfm (default: the engine's rig)")
-    text = parser.add_mutually_exclusive_group()
-    text.add_argument("--transcript", help="what is said (better lip sync for the builtin engine)")
-    text.add_argument("--transcript-file", type=Path, help="a text file with what is said")
-    parser.add_argument(
-        "--emotion", default="neutral", help="neutral, happy, sad, surprised, fear, disgusted, angry, contempt"
-    )
-    parser.add_argument("--intensity", default="0.5", help="emotion intensity 0..1 (default 0.5)")
-    parser.add_argument("--style", help="speaking style (engine-specific)")
-    parser.add_argument("--identity", help="training identity, by name or index (EMOTE)")
-    parser.add_argument("--seed", default="0", help="random seed for blinks and head motion (default 0)")
     parser.add_argument(
         "--start-frame", type=int, default=1, help="frame where the animation and sound start (default 1)"
     )
     parser.add_argument("--fps", type=int, default=30, help="scene frame rate (default 30)")
-    parser.add_argument("--no-blinks", action="store_true", help="no blinks")
-    add_head_motion_arguments(parser)
-    parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
+    add_engine_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true", help="show Blender's own log lines")
 
@@ -108,26 +94,11 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     """Run the engine in-process on the clip; returns the track and the rig it animates."""
     from core.audio import load_audio
     from core.engines import get_engine
-    from core.engines.base import EngineOptions
     from core.errors import InputError, ModelMissingError
     from core.rigs import load_rig
-    from server.commands.animate import _number, _run_with_progress, _transcript, apply_head_motion, check_head_motion
+    from server.commands.animate import _run_with_progress, apply_head_motion, check_head_motion, engine_options
 
-    extra = {
-        "blinks": not args.no_blinks,
-        "head_motion": args.head_motion == "engine",
-        "eye_motion": not args.no_eye_motion,
-    }
-    if args.identity is not None:
-        extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
-    options = EngineOptions(
-        emotion=args.emotion,
-        intensity=_number(args.intensity, "intensity"),
-        style=args.style,
-        seed=_number(args.seed, "seed", int),
-        transcript=_transcript(args),
-        extra=extra,
-    )
+    options = engine_options(args)
     engine = get_engine(args.engine, device=args.device)
     ready, why = engine.status()
     if not ready:
