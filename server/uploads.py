@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import struct
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.errors import InputError
@@ -45,7 +45,7 @@ class UploadLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             if int(declared) <= LINGER_BYTES:
                 await _discard_body(receive)
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         received = 0
         exceeded = started = False
@@ -75,22 +75,11 @@ class UploadLimitMiddleware:
                 raise
         if exceeded and not started:
             await _discard_body(receive)
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": self.detail}).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": self.detail}, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 async def _discard_body(receive: Receive) -> None:
