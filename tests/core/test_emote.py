@@ -18,6 +18,7 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from core.bench.emote import speech_like  # noqa: E402
 from core.engines import get_engine  # noqa: E402
 from core.engines.base import EngineOptions  # noqa: E402
 from core.engines.emote import EmoteEngine  # noqa: E402
@@ -77,14 +78,6 @@ def engine(release_dir: Path) -> EmoteEngine:
 
 def _fixture_options() -> EngineOptions:
     return EngineOptions(emotion="surprised", intensity=1.0, extra={"identity": 1})
-
-
-def _speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    f = 200 + 150 * np.sin(2 * np.pi * 0.3 * t)
-    tone = 0.3 * np.sin(2 * np.pi * np.cumsum(f) / 16000) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    return (tone + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
 
 
 # ---- parity with the reference ------------------------------------------------------------------
@@ -290,7 +283,7 @@ def test_mead_speaker_names() -> None:
 
 
 def test_device_auto_and_unknown(release_dir: Path) -> None:
-    audio = _speech_like(1.0)
+    audio = speech_like(1.0)
     with pytest.raises(InputError, match="device must be cpu, cuda or auto, not 'tpu9'"):
         EmoteEngine(model_dir=release_dir, device="tpu9").run(audio, EngineOptions())
     if not torch.cuda.is_available():
@@ -301,7 +294,7 @@ def test_device_auto_and_unknown(release_dir: Path) -> None:
 
 
 def test_identity_is_validated(engine: EmoteEngine) -> None:
-    audio = _speech_like(1.0)
+    audio = speech_like(1.0)
     with pytest.raises(InputError, match="out of range"):
         engine.run(audio, EngineOptions(extra={"identity": 4}))
     with pytest.raises(InputError, match="unknown EMOTE identity 'M003'"):
@@ -324,7 +317,7 @@ def test_intensity_levels_and_blends() -> None:
 
 
 def test_engine_feeds_the_blended_condition(engine: EmoteEngine) -> None:
-    audio = _speech_like(1.0)
+    audio = speech_like(1.0)
     track = engine.run(audio, EngineOptions(emotion="happy", intensity=0.25, extra={"identity": 3}))
     cond = np.zeros((25, 15), np.float32)
     cond[:, 1] = 1.0  # happy
@@ -349,7 +342,7 @@ def test_emotion_keys_interpolate_per_frame() -> None:
 
 
 def test_time_varying_emotion(engine: EmoteEngine) -> None:
-    audio = _speech_like(2.0)
+    audio = speech_like(2.0)
     happy = engine.run(audio, EngineOptions(emotion="happy", intensity=1.0))
     constant_keys = [(0.0, "happy", 1.0), (1.5, "happy", 1.0)]
     keyed = engine.run(audio, EngineOptions(emotion="sad", emotion_keys=constant_keys))
@@ -361,7 +354,7 @@ def test_time_varying_emotion(engine: EmoteEngine) -> None:
 
 # ---- lengths ------------------------------------------------------------------------------------
 def test_requested_frame_rate(engine: EmoteEngine) -> None:
-    audio = _speech_like(2.0)
+    audio = speech_like(2.0)
     native = engine.run(audio, EngineOptions())
     at50 = engine.run(audio, EngineOptions(fps=50))
     assert at50.fps == 50.0 and at50.num_frames == 2 * native.num_frames - 1
@@ -372,7 +365,7 @@ def test_requested_frame_rate(engine: EmoteEngine) -> None:
 def test_silence_one_second_and_too_short(engine: EmoteEngine) -> None:
     silent = engine.run(np.zeros(16000 * 3, np.float32), EngineOptions())
     assert silent.values.shape == (75, 100) and np.isfinite(silent.values).all()
-    one = engine.run(_speech_like(1.0), EngineOptions())
+    one = engine.run(speech_like(1.0), EngineOptions())
     assert one.values.shape == (25, 100) and one.rotations["jaw"].shape == (25, 3)
     with pytest.raises(InputError, match="too short"):
         engine.run(np.zeros(639, np.float32), EngineOptions())
@@ -395,7 +388,7 @@ def test_window_plan_and_fades() -> None:
 
 def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
     engine._load()
-    values = prepare_audio(_speech_like(24.0))
+    values = prepare_audio(speech_like(24.0))
     frames = values.size // 640
     cond = condition_matrix(emotion_track(frames, "happy", 0.5), 0, 4)
     device = torch.device("cpu")
@@ -414,7 +407,7 @@ def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
 
 
 def test_long_clip_progress_and_cancel(engine: EmoteEngine) -> None:
-    audio = _speech_like(60.0)
+    audio = speech_like(60.0)
     seen: list[tuple[float, str]] = []
     track = engine.run(audio, EngineOptions(), progress=lambda f, m: seen.append((f, m)))
     assert track.values.shape == (1500, 100) and np.isfinite(track.values).all()
@@ -432,7 +425,7 @@ def test_long_clip_progress_and_cancel(engine: EmoteEngine) -> None:
 
 @pytest.mark.slow
 def test_five_minute_clip(engine: EmoteEngine) -> None:
-    audio = _speech_like(300.0)
+    audio = speech_like(300.0)
     windows: list[str] = []
     track = engine.run(audio, EngineOptions(emotion="sad"), progress=lambda _f, m: windows.append(m))
     assert track.values.shape == (7500, 100) and np.isfinite(track.values).all()
