@@ -42,12 +42,17 @@ def read_styletalk_npy(path: str | Path) -> Track:
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
         raise InputError(f"{path}: contains NaN or infinite values")
-    base = coeffs_to_track(arr, FPS, {"source": "styletalk", "source_file": path.name})
+    return styletalk_coeffs_to_track(arr, {"source": "styletalk", "source_file": path.name})
+
+
+def styletalk_coeffs_to_track(coeffs: np.ndarray, meta: dict) -> Track:
+    """(T,73) coefficients (64 exp, 3 angles, 3 translation, 3 crop) as a ``bfm`` track at 30 fps."""
+    base = coeffs_to_track(coeffs, FPS, meta)
     return Track(
         fps=base.fps,
         rig=base.rig,
         channels=[*base.channels, *CROP_CHANNELS],
-        values=np.concatenate([base.values, arr[:, 70:73]], axis=1),
+        values=np.concatenate([base.values, coeffs[:, 70:73]], axis=1),
         rotations=base.rotations,
         translation=base.translation,
         meta=base.meta,

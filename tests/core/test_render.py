@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from core.adapters.bfm_pose import coeffs_to_track, rotvec_to_angles
-from core.adapters.styletalk_npy import CROP_CHANNELS
+from core.adapters.bfm_pose import rotvec_to_angles
+from core.adapters.styletalk_npy import styletalk_coeffs_to_track
 from core.audio import SAMPLE_RATE, write_wav
 from core.errors import Cancelled, InputError, ModelFormatError, ModelMissingError, UnsupportedMediaError
 from core.render.loader import apply_overrides, config_from_state_dict, load_renderer
@@ -58,16 +58,7 @@ def small_state(small: tuple[Path, Path]) -> dict[str, torch.Tensor]:
 
 def fixture_track(io_ref: dict[str, np.ndarray]) -> Track:
     """The fixture's (20,73) coefficient sequence as a bfm track at 30 fps (crop as channels)."""
-    coeffs = io_ref["coeff_seq"]
-    base = coeffs_to_track(coeffs, 30.0, {"source": "fixture"})
-    return Track(
-        fps=30.0,
-        rig="bfm",
-        channels=[*base.channels, *CROP_CHANNELS],
-        values=np.concatenate([base.values, coeffs[:, 70:73]], axis=1),
-        rotations=base.rotations,
-        translation=base.translation,
-    )
+    return styletalk_coeffs_to_track(io_ref["coeff_seq"], {"source": "fixture"})
 
 
 # ---- parity with the official implementation -------------------------------------------------------

@@ -17,8 +17,7 @@ import httpx
 import numpy as np
 import pytest
 
-from core.adapters.bfm_pose import coeffs_to_track
-from core.adapters.styletalk_npy import CROP_CHANNELS
+from core.adapters.styletalk_npy import styletalk_coeffs_to_track
 from core.audio import SAMPLE_RATE, decode_audio, load_audio
 from core.bench.emote import speech_like
 from core.engines.sadtalker import add_head_motion
@@ -32,17 +31,7 @@ PORTRAIT = "KristiNoem.png"
 def fixture_track(reference_dir: Path) -> Track:
     """The renderer fixture's 20 frames of 73 coefficients as a bfm track at 30 fps (crop as channels)."""
     with np.load(reference_dir / "pirender_small_io.npz") as z:
-        coeffs = z["coeff_seq"]
-    base = coeffs_to_track(coeffs, 30.0, {"engine": "styletalk"})
-    return Track(
-        fps=30.0,
-        rig="bfm",
-        channels=[*base.channels, *CROP_CHANNELS],
-        values=np.concatenate([base.values, coeffs[:, 70:73]], axis=1),
-        rotations=base.rotations,
-        translation=base.translation,
-        meta=base.meta,
-    )
+        return styletalk_coeffs_to_track(z["coeff_seq"], {"engine": "styletalk"})
 
 
 def still_bfm_track(frames: int) -> Track:
