@@ -30,6 +30,14 @@ def manager(tmp_path: Path, **overrides) -> JobManager:
     return JobManager(Settings(data_dir=tmp_path, device="cpu", **overrides), EnginePool("cpu"))
 
 
+def wait_settled(jobs: JobManager, job_id: str, timeout: float = 60) -> None:
+    """Wait until a job is done or failed."""
+    deadline = time.monotonic() + timeout
+    while jobs.get(job_id).state not in ("done", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
 def test_queued_jobs_survive_a_restart_and_lost_audio_fails_clearly(tmp_path: Path) -> None:
     first = manager(tmp_path)  # never started: jobs stay queued, as if the server died
     kept = first.submit(JobParams(seed=1), CLIP)
@@ -39,10 +47,7 @@ def test_queued_jobs_survive_a_restart_and_lost_audio_fails_clearly(tmp_path: Pa
     second = manager(tmp_path)
     second.start()
     try:
-        deadline = time.monotonic() + 60
-        while second.get(kept.id).state not in ("done", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_settled(second, kept.id)
         assert second.get(kept.id).state == "done", second.get(kept.id).message
         assert (tmp_path / "jobs" / kept.id / "track.npz").is_file()
         assert (tmp_path / "jobs" / kept.id / "audio.npy").is_file(), "a finished job keeps its audio for renders"
@@ -67,10 +72,7 @@ def test_queued_renders_survive_a_restart_and_keep_no_spent_input(tmp_path: Path
     second = manager(tmp_path, **settings)
     second.start()
     try:
-        deadline = time.monotonic() + 60
-        while second.get(kept.id).state not in ("done", "failed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        wait_settled(second, kept.id)
         assert second.get(kept.id).state == "done", second.get(kept.id).message
         assert second.get(kept.id).kind == "render"
         assert sorted(p.name for p in (tmp_path / "jobs" / kept.id).iterdir()) == ["input.npz", "job.json", "video.mp4"]
