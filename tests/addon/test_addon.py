@@ -5,7 +5,6 @@ from __future__ import annotations
 import queue
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,7 +13,6 @@ import addon_utils
 import bpy
 import numpy as np
 import pytest
-import uvicorn
 
 from blender_addon import actions
 from blender_addon.client import Client, ServerError
@@ -22,8 +20,7 @@ from blender_addon.jobs import run_job
 from blender_addon.properties import JobState
 from blender_addon.sound import sound_strips
 from core.audio import SAMPLE_RATE, load_audio, write_wav
-from server.app import create_app
-from server.settings import Settings
+from tests.server.test_server import serve as run_server
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "push_to_nla",
@@ -44,23 +41,9 @@ def enabled_addon() -> Iterator[bpy.types.AddonPreferences]:
 
 @contextmanager
 def serve(data_dir: Path) -> Iterator[str]:
-    """The real inference server under uvicorn in a thread on a free port; yields its URL."""
-    app = create_app(Settings(data_dir=data_dir, device="cpu"))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "server did not start"
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
+    """The real inference server (the server tests' runner); yields its URL."""
+    with run_server(data_dir) as running:
+        yield running.url
 
 
 def _closed_port_url() -> str:
