@@ -10,8 +10,6 @@ engine (``prepare_audio`` → conditions → ``run_windows``), and reports the r
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -19,14 +17,7 @@ from typing import Any
 
 import numpy as np
 
-
-def speech_like(seconds: float, seed: int = 0) -> np.ndarray:
-    """A 16 kHz voiced-sounding test signal: a gliding tone with a 3 Hz syllable envelope plus noise."""
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * 16000)) / 16000
-    pitch = 200 + 150 * np.sin(2 * np.pi * 0.3 * t)
-    tone = 0.3 * np.sin(2 * np.pi * np.cumsum(pitch) / 16000) * (0.5 + 0.5 * np.sin(2 * np.pi * 3 * t))
-    return (tone + 0.01 * rng.standard_normal(t.size)).astype(np.float32)
+from core.bench.figures import machine, peak_memory, print_figures, speech_like
 
 
 def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = None, repeats: int = 1) -> dict[str, Any]:
@@ -63,20 +54,16 @@ def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = No
         walls.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     assert out.shape == (frames, config.flint.output_dim) and np.isfinite(out).all()
-    result: dict[str, Any] = {
-        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "threads": torch.get_num_threads(),
+    return {
+        **machine(dev),
         "clip_seconds": seconds,
         "frames": frames,
         "build_seconds": round(build_s, 3),
         "wall_seconds": round(min(walls), 3),
         "real_time_factor": round(min(walls) / seconds, 4),
         "cpu_seconds": round(min(cpu), 3),  # all threads; unlike wall time, not inflated by other load
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **peak_memory(dev),
     }
-    if dev.type == "cuda":
-        result["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
-    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -87,12 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="timed runs; the fastest is reported")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
-    result = measure(args.seconds, args.device, args.threads, args.repeats)
-    if args.json:
-        print(json.dumps(result))
-    else:
-        for key, value in result.items():
-            print(f"{key:>18}: {value}")
+    print_figures(measure(args.seconds, args.device, args.threads, args.repeats), args.json)
     return 0
 
 

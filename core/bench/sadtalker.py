@@ -10,8 +10,6 @@ the GPU. No weights are needed.
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import sys
 import time
 from collections.abc import Sequence
@@ -19,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.bench.emote import speech_like
+from core.bench.figures import machine, peak_memory, print_figures, speech_like
 
 
 def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = None, repeats: int = 1) -> dict[str, Any]:
@@ -67,9 +65,8 @@ def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = No
         if not best or run["wall"] < best["wall"]:
             best = run
     assert exp.shape == (len(mels), 64) and pose.shape == (len(mels), 6) and np.isfinite(exp).all()
-    result: dict[str, Any] = {
-        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
-        "threads": torch.get_num_threads(),
+    return {
+        **machine(dev),
         "clip_seconds": seconds,
         "frames": len(mels),
         "build_seconds": round(build_s, 3),
@@ -79,11 +76,8 @@ def measure(seconds: float = 60.0, device: str = "cpu", threads: int | None = No
         "wall_seconds": round(best["wall"], 3),
         "real_time_factor": round(best["wall"] / seconds, 4),
         "cpu_seconds": round(best["cpu"], 3),
-        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **peak_memory(dev),
     }
-    if dev.type == "cuda":
-        result["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated(dev) / 2**20, 1)
-    return result
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -103,12 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         devices = ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
     for device in devices:
-        result = measure(args.seconds, device, args.threads, args.repeats)
-        if args.json:
-            print(json.dumps(result))
-        else:
-            for key, value in result.items():
-                print(f"{key:>18}: {value}")
+        print_figures(measure(args.seconds, device, args.threads, args.repeats), args.json)
+        if not args.json:
             print()
     return 0
 

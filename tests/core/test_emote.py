@@ -18,7 +18,7 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from core.bench.emote import speech_like  # noqa: E402
+from core.bench.figures import speech_like  # noqa: E402
 from core.engines import get_engine  # noqa: E402
 from core.engines.base import EngineOptions  # noqa: E402
 from core.engines.emote import EmoteEngine  # noqa: E402

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.adapters.bfm_pose import angles_to_rotvec
-from core.bench.emote import speech_like
+from core.bench.figures import speech_like
 from core.engines import get_engine
 from core.engines.base import EngineOptions
 from core.engines.sadtalker import add_head_motion
