@@ -104,6 +104,57 @@ def test_network_reproduces_fixture_output_and_intermediates(engine: EmoteEngine
         np.testing.assert_allclose(keep[key][0].numpy(), io[key], atol=ATOL, rtol=0, err_msg=key)
 
 
+def test_attention_biases_are_added_not_masked(engine: EmoteEngine, io: dict) -> None:
+    """The fixture's fast-path output (float bias read as a boolean mask) is far from ours."""
+    track = engine.run(io["wav_float32"], _fixture_options())
+    ours = np.concatenate([track.values, track.rotations["jaw"]], axis=1)
+    np.testing.assert_allclose(ours, io["output"], atol=ATOL, rtol=0)
+    assert np.abs(ours - io["output_fastpath"]).max() > 100 * ATOL
+
+
+def test_biased_layer_is_explicit_softmax_with_bias_in_any_mode() -> None:
+    """softmax(QKᵀ/√d + bias)V per head, whatever the fast-path switch, grad mode or train/eval state."""
+    from core.engines.emote.network import BiasedEncoderLayer, temporal_bias
+
+    torch.manual_seed(0)
+    dim, heads, t = 16, 2, 40
+    layer = BiasedEncoderLayer(dim, heads, 24, "gelu")
+    for p in layer.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    x = torch.randn(3, t, dim)
+    bias = temporal_bias("alibi_future", heads, t)
+    assert bias is not None
+
+    def explicit(x64: torch.Tensor) -> torch.Tensor:
+        w = {k: v.double() for k, v in layer.state_dict().items()}
+        norm = torch.nn.functional.layer_norm
+        qkv = x64 @ w["self_attn.in_proj_weight"].T + w["self_attn.in_proj_bias"]
+        q, k, v = (y.view(3, t, heads, dim // heads).transpose(1, 2) for y in qkv.chunk(3, -1))
+        att = torch.softmax(q @ k.transpose(-1, -2) / (dim // heads) ** 0.5 + bias.double(), -1) @ v
+        att = att.transpose(1, 2).reshape(3, t, dim) @ w["self_attn.out_proj.weight"].T + w["self_attn.out_proj.bias"]
+        h = norm(x64 + att, (dim,), w["norm1.weight"], w["norm1.bias"], 1e-5)
+        ff = torch.nn.functional.gelu(h @ w["linear1.weight"].T + w["linear1.bias"]) @ w["linear2.weight"].T
+        return norm(h + ff + w["linear2.bias"], (dim,), w["norm2.weight"], w["norm2.bias"], 1e-5)
+
+    want = explicit(x.double())
+    for fastpath in (True, False):
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        try:
+            for train in (False, True):
+                layer.train(train)
+                with torch.inference_mode():
+                    got = layer(x, bias)
+                np.testing.assert_allclose(got.double().numpy(), want.numpy(), atol=1e-5, rtol=0)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(True)
+    # the same weights in torch's own layer on its eval fast path mask the bias instead: a different answer
+    ref = torch.nn.TransformerEncoderLayer(dim, heads, 24, dropout=0.0, activation="gelu", batch_first=True).eval()
+    ref.load_state_dict(layer.state_dict())
+    with torch.inference_mode():
+        masked = ref(x, src_mask=bias.repeat(3, 1, 1))
+    assert np.abs(masked.double().numpy() - want.numpy()).max() > 1e-2
+
+
 def test_engine_track_is_the_fixture_output(engine: EmoteEngine, io: dict) -> None:
     seen: list[float] = []
     track = engine.run(io["wav_float32"], _fixture_options(), progress=lambda f, _m: seen.append(f))

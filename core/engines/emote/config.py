@@ -35,7 +35,6 @@ PRIOR_ANCHOR = PRIOR + "cross_smooth_layer.weight"
 # Wav2Vec2Config() defaults that the tensors cannot reveal (wav2vec2-base).
 _W2V_DEFAULT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 _W2V_DEFAULT_HEADS = 12
-_FLINT_DEFAULT_HEADS = 8
 
 
 def default_model_dir() -> Path:
@@ -70,7 +69,7 @@ class FlintConfig:
 
     input_dim: int = 128
     feature_dim: int = 128
-    nhead: int = _FLINT_DEFAULT_HEADS
+    nhead: int = 8
     ff_dim: int = 384
     num_layers: int = 1
     quant_factor: int = 3
@@ -192,9 +191,19 @@ def _count_layers(sd: Mapping[str, Any], prefix: str) -> int:
     return len({int(m.group(1)) for k in sd if (m := pat.match(k))})
 
 
-def flint_config(sd: Mapping[str, Any], prior_cfg: Mapping[str, Any] | None, prefix: str = PRIOR) -> FlintConfig:
-    """FLINT decoder sizes from its tensors (``prefix`` + names) and the prior's cfg."""
+def flint_config(
+    sd: Mapping[str, Any], prior_cfg: Mapping[str, Any] | None, prefix: str = PRIOR, source: str = "the FLINT cfg.yaml"
+) -> FlintConfig:
+    """FLINT decoder sizes from its tensors (``prefix`` + names) and the prior's cfg (``source`` names it).
+
+    The head count cannot be read from the tensors, so a cfg without it is refused rather than guessed.
+    """
     dec_cfg = cfg_get(prior_cfg, "model.sequence_decoder", {}) or {}
+    if not isinstance(dec_cfg, Mapping) or "nhead" not in dec_cfg:
+        raise ModelFormatError(
+            f"FLINT's attention head count (model.sequence_decoder.nhead) is not in {source}; "
+            "put the motion prior's folder (MotionPrior/models/FLINTv2 with its cfg.yaml) beside the EMOTE release"
+        )
     out_w = sd[prefix + "cross_smooth_layer.weight"]
     ff_w = sd.get(prefix + "decoder_transformer.layers.0.linear1.weight")
     expander = re.compile(re.escape(prefix) + r"expander\.(\d+)\.")
@@ -219,7 +228,7 @@ def flint_config(sd: Mapping[str, Any], prior_cfg: Mapping[str, Any] | None, pre
     return FlintConfig(
         input_dim=int(sd[prefix + "decoder_linear_embedding.weight"].shape[1]),
         feature_dim=int(sd[prefix + "decoder_linear_embedding.weight"].shape[0]),
-        nhead=int(dec_cfg.get("nhead", _FLINT_DEFAULT_HEADS)),
+        nhead=int(dec_cfg["nhead"]),
         ff_dim=int(ff_w.shape[0]) if ff_w is not None else 0,
         num_layers=_count_layers(sd, prefix + "decoder_transformer."),
         quant_factor=n_expand,
@@ -242,9 +251,13 @@ def identity_names(cfg: Mapping[str, Any] | None, n_identities: int) -> list[str
 
 
 def emote_config(
-    cfg: Mapping[str, Any], sd: Mapping[str, Any], prior_cfg: Mapping[str, Any] | None, prior_prefix: str = PRIOR
+    cfg: Mapping[str, Any],
+    sd: Mapping[str, Any],
+    prior_cfg: Mapping[str, Any] | None,
+    prior_prefix: str = PRIOR,
+    prior_source: str = "the FLINT cfg.yaml",
 ) -> EmoteConfig:
-    """Build the config from a release's cfg.yaml, its state dict and the FLINT prior's cfg."""
+    """Build the config from a release's cfg.yaml, its state dict and the FLINT prior's cfg (from ``prior_source``)."""
     dec = cfg_get(cfg, "model.sequence_decoder", {}) or {}
     style = dec.get("style_embedding", {}) or {}
     if dec.get("type", "BertPriorDecoder") != "BertPriorDecoder":
@@ -279,7 +292,7 @@ def emote_config(
         raise ModelFormatError(f"EMOTE conditions on 8 emotions; this checkpoint uses {n_emotions}")
     seq_w = sd["sequence_encoder.linear.weight"]
     bert_ff = sd.get(DECODER + "bert_decoder.layers.0.linear1.weight")
-    flint = flint_config(sd, prior_cfg, prior_prefix)
+    flint = flint_config(sd, prior_cfg, prior_prefix, prior_source)
     squash_w = sd[DECODER + "squasher_2.linear.weight"]
     bottleneck = int(sd[DECODER + "decoder.weight"].shape[0])
     if int(squash_w.shape[1]) != bottleneck * flint.latent_frame_size:

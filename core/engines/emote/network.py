@@ -47,24 +47,63 @@ def temporal_bias(kind: str, nhead: int, length: int, period: int = 30) -> torch
     return -slopes[:, None, None] * dist[None].to(torch.float32)
 
 
+class BiasedSelfAttention(nn.Module):
+    """Multi-head self-attention that adds a float bias to the logits: softmax(QKᵀ/√d + bias)V.
+
+    Parameter names match ``nn.MultiheadAttention`` (packed ``in_proj_weight`` q, k, v; ``out_proj``).
+    ``nn.TransformerEncoderLayer`` cannot be used: on torch 2.x its eval/no-grad fast path turns a
+    float mask into a boolean one, masking every non-zero bias entry instead of adding it.
+    """
+
+    def __init__(self, dim: int, nhead: int) -> None:
+        super().__init__()
+        if dim % nhead:
+            raise ModelFormatError(f"attention width {dim} is not divisible by {nhead} heads")
+        self.nhead = nhead
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.empty(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, D) and a (nhead, T, T) additive bias (or None) → (B, T, D)."""
+        b, t, d = x.shape
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+        q, k, v = (y.view(b, t, self.nhead, d // self.nhead).transpose(1, 2) for y in (q, k, v))
+        mask = None if bias is None else bias.to(x.device, x.dtype)[None]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.out_proj(out.transpose(1, 2).reshape(b, t, d))
+
+
+class BiasedEncoderLayer(nn.Module):
+    """Post-norm transformer encoder layer (``nn.TransformerEncoderLayer`` keys) with additive attention bias."""
+
+    def __init__(self, dim: int, nhead: int, ff_dim: int, activation: str) -> None:
+        super().__init__()
+        if activation not in ("gelu", "relu"):
+            raise ModelFormatError(f"transformer activation '{activation}' is not supported")
+        self.self_attn = BiasedSelfAttention(dim, nhead)
+        self.linear1 = nn.Linear(dim, ff_dim)
+        self.linear2 = nn.Linear(ff_dim, dim)
+        self.norm1 = nn.LayerNorm(dim, eps=1e-5)
+        self.norm2 = nn.LayerNorm(dim, eps=1e-5)
+        self.activation = F.gelu if activation == "gelu" else F.relu
+
+    def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        x = self.norm1(x + self.self_attn(x, bias))
+        return self.norm2(x + self.linear2(self.activation(self.linear1(x))))
+
+
 class TransformerStack(nn.Module):
-    """Post-norm ``nn.TransformerEncoderLayer`` stack (keys ``layers.N.*`` as in ``nn.TransformerEncoder``)."""
+    """Stack of ``BiasedEncoderLayer`` (keys ``layers.N.*`` as in ``nn.TransformerEncoder``)."""
 
     def __init__(self, dim: int, nhead: int, ff_dim: int, num_layers: int, activation: str = "gelu") -> None:
         super().__init__()
-        self.layers = nn.ModuleList(
-            nn.TransformerEncoderLayer(
-                dim, nhead, dim_feedforward=ff_dim, dropout=0.0, activation=activation, batch_first=True
-            )
-            for _ in range(num_layers)
-        )
+        self.layers = nn.ModuleList(BiasedEncoderLayer(dim, nhead, ff_dim, activation) for _ in range(num_layers))
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-        mask = None
-        if bias is not None:  # (nhead, T, T) → (B·nhead, T, T), batch-major
-            mask = bias.to(x.device, x.dtype).repeat(x.shape[0], 1, 1)
+        """(B, T, D) with one (nhead, T, T) bias shared by every batch item and layer."""
         for layer in self.layers:
-            x = layer(x, src_mask=mask)
+            x = layer(x, bias)
         return x
 
 
