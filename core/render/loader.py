@@ -23,11 +23,17 @@ from typing import Any
 import torch
 import yaml
 
+from core.checkpoints import check_state_dict, load_weights_file, shapes_of, tensor_entry
 from core.errors import InputError, ModelFormatError, ModelMissingError
 from core.render.model import FaceGenerator, RendererConfig
 
 CHECKPOINT_KEY = "net_G_ema"
 DEAD_KEY = re.compile(r"^editing_net\.decoder\.res\d+\.res\d+\.(conv1|norm1)\.")
+
+
+def _is_dead_key(key: str) -> bool:
+    return DEAD_KEY.match(key) is not None
+
 
 # official yaml (section, field) → RendererConfig field
 _YAML_FIELDS: dict[tuple[str, str], str] = {
@@ -150,29 +156,6 @@ def apply_overrides(cfg: RendererConfig, data: Mapping[str, Any]) -> RendererCon
     return cfg
 
 
-def _listed(label: str, keys: list[str]) -> str:
-    return f"{label} ({len(keys)}): {', '.join(keys[:6])}{' …' if len(keys) > 6 else ''}"
-
-
-def check_state_dict(net: FaceGenerator, state: Mapping[str, torch.Tensor], name: str) -> None:
-    """Raise :class:`ModelFormatError` naming missing, unexpected and wrongly shaped keys."""
-    expected = net.state_dict()
-    missing = sorted(k for k in expected if k not in state and not DEAD_KEY.match(k))
-    unexpected = sorted(k for k in state if k not in expected)
-    wrong = sorted(
-        f"{k} {tuple(state[k].shape)}≠{tuple(expected[k].shape)}"
-        for k in expected
-        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
-    )
-    problems = [
-        _listed(label, keys)
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
-        if keys
-    ]
-    if problems:
-        raise ModelFormatError(f"{name} does not match PIRenderer's FaceGenerator: {'; '.join(problems)}")
-
-
 def load_renderer(
     checkpoint: str | Path, model_config: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> FaceGenerator:
@@ -181,18 +164,11 @@ def load_renderer(
     if not checkpoint.is_file():
         raise ModelMissingError(f"renderer weights not found at {checkpoint}")
     overrides = read_model_config(model_config)
-    try:
-        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad or unsafe file
-        raise ModelFormatError(f"cannot read renderer checkpoint {checkpoint}: {exc}") from None
-    state = ckpt.get(CHECKPOINT_KEY) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        top = sorted(ckpt)[:6] if isinstance(ckpt, dict) else type(ckpt).__name__
-        raise ModelFormatError(f"{checkpoint.name} has no '{CHECKPOINT_KEY}' entry (found {top})")
-    if not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ModelFormatError(f"{checkpoint.name}: '{CHECKPOINT_KEY}' holds values that are not tensors")
+    # the training checkpoint's other entries (net_G, net_D, optimizers, a pickled config) are ignored
+    ckpt = load_weights_file(checkpoint, "renderer checkpoint")
+    state = tensor_entry(ckpt, CHECKPOINT_KEY, checkpoint, "PIRenderer checkpoint")
     cfg = config_from_state_dict(state, overrides)
     net = FaceGenerator(cfg)
-    check_state_dict(net, state, checkpoint.name)
+    check_state_dict(shapes_of(net), state, checkpoint.name, "PIRenderer's FaceGenerator", optional=_is_dead_key)
     net.load_state_dict(state, strict=False)  # every live key was checked above; dead keys may be absent
     return net.to(device).eval()

@@ -6,9 +6,7 @@ import dataclasses
 import itertools
 import json
 import shutil
-import sys
 import threading
-import types
 from pathlib import Path
 
 import numpy as np
@@ -223,7 +221,9 @@ def test_prior_weights_from_a_separate_flint_folder(tmp_path: Path, reference_di
     (flint / "checkpoints").mkdir(parents=True)
     (flint / "cfg.yaml").write_text(json.dumps(prior_cfg))
     prior["motion_encoder.linear.weight"] = torch.zeros(2, 2)  # FLINT's encoder: discarded by EMOTE
-    torch.save({"state_dict": prior}, flint / "checkpoints" / "model-epoch=0099-val_loss_total=0.0123.ckpt")
+    # Lightning's "val/loss_total" monitor name makes a sub-folder, as in the released FLINTv2 folder
+    (flint / "checkpoints" / "model-epoch=0099-val").mkdir()
+    torch.save({"state_dict": prior}, flint / "checkpoints" / "model-epoch=0099-val" / "loss_total=0.0123.ckpt")
     torch.save({"state_dict": {}}, flint / "checkpoints" / "model-epoch=0010-val_loss_total=0.9.ckpt")
     release = load_release(folder)
     assert release.prior_folder == flint
@@ -251,9 +251,9 @@ def test_checkpoint_of_another_model_is_refused(tmp_path: Path, reference_dir: P
         load_release(folder)
     other = torch.load(reference_dir / "styletalk_small.pth", weights_only=True)["model_state_dict"]
     torch.save({"state_dict": other}, folder / "checkpoints" / "last.ckpt")
-    with pytest.raises(ModelFormatError, match=r"not an EMOTE checkpoint: missing keys .*sequence_encoder") as err:
+    with pytest.raises(ModelFormatError, match=r"not an EMOTE checkpoint: missing keys \(6\): .*sequence_enc") as err:
         load_release(folder)
-    assert "unexpected keys content_encoder." in str(err.value)
+    assert "unexpected keys (156): content_encoder." in str(err.value)
 
 
 def test_missing_and_unexpected_keys_are_named(tmp_path: Path, reference_dir: Path) -> None:
@@ -264,45 +264,78 @@ def test_missing_and_unexpected_keys_are_named(tmp_path: Path, reference_dir: Pa
     net = EmoteNetwork(release.config)
     with pytest.raises(ModelFormatError) as err:
         load_weights(net, release.state_dict, release.checkpoint)
-    assert "missing keys sequence_decoder.bert_decoder.layers.0.norm2.bias" in str(err.value)
-    assert "unexpected keys sequence_decoder.extra_head.weight" in str(err.value)
+    assert "missing (1): sequence_decoder.bert_decoder.layers.0.norm2.bias" in str(err.value)
+    assert "unexpected (1): sequence_decoder.extra_head.weight" in str(err.value)
 
 
-def test_flame_buffers_and_lightning_extras_are_ignored(
-    tmp_path: Path, reference_dir: Path, io: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sd = _state_dict(reference_dir)
+def _real_release_extras(sd: dict) -> dict:
+    """What a real EMOTE_v2 ``last.ckpt`` holds besides the network: buffers and Lightning's extras."""
+    from omegaconf import OmegaConf
+
+    sd = dict(sd)
     sd["preprocessor.flame.v_template"] = torch.zeros(5, 3)
     sd["sequence_decoder.flame.shapedirs"] = torch.zeros(5, 3, 2)
+    sd[PRIOR + "preprocessor.flame.v_template"] = torch.zeros(5, 3)
     sd[PRIOR + "postprocessor.flame.v_template"] = torch.zeros(5, 3)
-    # Lightning keeps its hyper-parameters as OmegaConf objects; fake the class so it can be pickled.
-    holder = type("DictConfig", (), {"__module__": "omegaconf.dictconfig"})
-    hp = holder()
-    hp.content = {"lr": 1e-4}
+    sd["renderer.render.faces"] = torch.zeros(7, 3, dtype=torch.long)  # stage-2 configs register a renderer
+    hp = OmegaConf.create({"model": {"lr": 1e-4, "sizes": [1, 2]}, "data": {"root": "/data/MEAD"}})
+    return {
+        "state_dict": sd,
+        "epoch": 7,
+        "global_step": 12345,
+        "pytorch-lightning_version": "1.9.5",
+        "hyper_parameters": hp,
+        "optimizer_states": [{"state": {0: {"exp_avg": torch.zeros(3)}}, "param_groups": [{"lr": 1e-4}]}],
+        "lr_schedulers": [],
+        "callbacks": {"ModelCheckpoint": {"best_model_score": np.float64(0.11), "dirpath": Path("/ckpt/here")}},
+        "loops": {"fit_loop": {"state_dict": {}, "epoch_progress": {"total": {"ready": 8}}}},
+    }
+
+
+def test_real_release_buffers_and_lightning_extras_are_ignored(tmp_path: Path, reference_dir: Path, io: dict) -> None:
     folder = _release(tmp_path / "E", reference_dir)
-    loop = type("Progress", (), {"__module__": "pytorch_lightning.loops.progress"})  # stubbed on demand
-    with monkeypatch.context() as patch:
-        for name in ("omegaconf", "pytorch_lightning", "pytorch_lightning.loops"):
-            patch.setitem(sys.modules, name, types.ModuleType(name))
-        patch.setitem(sys.modules, "omegaconf.dictconfig", types.SimpleNamespace(DictConfig=holder))
-        patch.setitem(sys.modules, "pytorch_lightning.loops.progress", types.SimpleNamespace(Progress=loop))
-        ckpt = {"state_dict": sd, "hyper_parameters": hp, "epoch": 7, "loops": {"fit": loop()}}
-        torch.save(ckpt, folder / "checkpoints" / "last.ckpt")
+    torch.save(_real_release_extras(_state_dict(reference_dir)), folder / "checkpoints" / "last.ckpt")
     track = EmoteEngine(model_dir=folder).run(io["wav_float32"], _fixture_options())
     np.testing.assert_allclose(track.values, io["predicted_exp"], atol=ATOL, rtol=0)
+    plain_dir = _release(tmp_path / "plain", reference_dir)
+    plain = EmoteEngine(model_dir=plain_dir).run(io["wav_float32"], _fixture_options())
+    assert np.array_equal(track.values, plain.values)
+    assert np.array_equal(track.rotations["jaw"], plain.rotations["jaw"])
 
 
-def test_checkpoint_with_code_objects_is_refused(
-    tmp_path: Path, reference_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    thing = type("Thing", (), {"__module__": "payload"})
+class _Payload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_checkpoint_with_code_objects_is_refused_without_running(tmp_path: Path, reference_dir: Path) -> None:
     folder = _release(tmp_path / "E", reference_dir)
-    with monkeypatch.context() as patch:
-        patch.setitem(sys.modules, "payload", types.SimpleNamespace(Thing=thing))
-        ckpt = {"state_dict": _state_dict(reference_dir), "x": thing()}
-        torch.save(ckpt, folder / "checkpoints" / "last.ckpt")
-    with pytest.raises(ModelFormatError, match="not weights"):
+    marker = tmp_path / "ran"
+    ckpt = _real_release_extras(_state_dict(reference_dir))
+    ckpt["hyper_parameters"] = _Payload(marker)
+    torch.save(ckpt, folder / "checkpoints" / "last.ckpt")
+    with pytest.raises(ModelFormatError, match=r"code-bearing objects \((posix|os)\.system\); it is refused") as err:
         load_release(folder)
+    assert "weights_only" not in str(err.value)
+    assert not marker.exists()
+
+
+def test_flint_head_count_is_never_guessed(tmp_path: Path, reference_dir: Path) -> None:
+    cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")
+    del cfg["model"]["sequence_decoder"]["motion_prior"]["cfg"]
+    folder = _release(tmp_path / "TalkingHead" / "models" / "EMOTE_v2", reference_dir, cfg=cfg)
+    with pytest.raises(ModelFormatError, match=r"head count .* not in .*cfg\.yaml.*MotionPrior/models/FLINTv2"):
+        load_release(folder)
+    flint = tmp_path / "MotionPrior" / "models" / "FLINTv2"
+    flint.mkdir(parents=True)
+    prior_cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")["model"]["sequence_decoder"]["motion_prior"]["cfg"]
+    (flint / "cfg.yaml").write_text(json.dumps(prior_cfg))
+    assert load_release(folder).config.flint.nhead == 2
 
 
 def test_identity_count_must_agree_with_cfg(tmp_path: Path, reference_dir: Path) -> None:

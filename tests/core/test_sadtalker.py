@@ -153,12 +153,12 @@ def test_sadtalker_wrong_prefixes_and_bad_files(small_file, tmp_path):
 def test_sadtalker_strict_loading_names_keys(small_file, tmp_path):
     stored = load_file(str(small_file))
     cases = {
-        "missing: netG.decoder.pose_linear.bias": lambda d: d.pop("audio2pose.netG.decoder.pose_linear.bias"),
-        "unexpected: netG.decoder.extra": lambda d: d.update({"audio2pose.netG.decoder.extra": torch.zeros(1)}),
-        r"wrong shape: netG.decoder.pose_linear.weight \(6, 5\)": lambda d: d.update(
+        r"missing \(1\): netG.decoder.pose_linear.bias": lambda d: d.pop("audio2pose.netG.decoder.pose_linear.bias"),
+        r"unexpected \(1\): netG.decoder.extra": lambda d: d.update({"audio2pose.netG.decoder.extra": torch.zeros(1)}),
+        r"wrong shape \(1\): netG.decoder.pose_linear.weight \(6, 5\)": lambda d: d.update(
             {"audio2pose.netG.decoder.pose_linear.weight": torch.zeros(6, 5)}
         ),
-        "missing: netD_motion.seq.3.bias": lambda d: d.pop("audio2pose.netD_motion.seq.3.bias"),
+        r"missing \(1\): netD_motion.seq.3.bias": lambda d: d.pop("audio2pose.netD_motion.seq.3.bias"),
     }
     for message, edit in cases.items():
         state = dict(stored)

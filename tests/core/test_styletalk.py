@@ -23,7 +23,8 @@ from core.errors import InputError, ModelFormatError, ModelMissingError
 @pytest.fixture(scope="module")
 def small(reference_dir: Path) -> tuple[StyleTalkNet, dict]:
     overrides = json.loads((reference_dir / "styletalk_small_config.json").read_text())
-    net = load_styletalk(reference_dir / "styletalk_small.pth", overrides)
+    net, notes = load_styletalk(reference_dir / "styletalk_small.pth", overrides)
+    assert notes == []
     io = dict(np.load(reference_dir / "styletalk_small_io.npz"))
     return net, io
 
@@ -88,15 +89,32 @@ def test_styletalk_loader_names_missing_and_unexpected_keys(reference_dir, tmp_p
     bad = tmp_path / "bad.pth"
     torch.save({"model_state_dict": state}, bad)
     with pytest.raises(
-        ModelFormatError, match=r"missing: decoder\.lower_decoder\.norm\.bias.*unexpected: decoder\.extra"
+        ModelFormatError, match=r"missing \(1\): decoder\.lower_decoder\.norm\.bias.*unexpected \(1\): decoder\.extra"
     ):
         load_styletalk(bad, {"CONTENT_ENCODER": {"nhead": 2}})
     torch.save({"state_dict": state}, bad)
     with pytest.raises(ModelFormatError, match="no 'model_state_dict'"):
         load_styletalk(bad)
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(ModelFormatError, match="cannot read"):
+    with pytest.raises(ModelFormatError, match="not a readable StyleTalk checkpoint"):
         load_styletalk(bad)
+
+
+def test_styletalk_release_extras_are_ignored_and_noted(reference_dir, tmp_path, small):
+    """Keys outside the three sub-networks (as the official loader) and a pickled yacs config."""
+    from yacs.config import CfgNode
+
+    net, _ = small
+    state = torch.load(reference_dir / "styletalk_small.pth", weights_only=True)["model_state_dict"]
+    state["disc.conv.weight"] = torch.zeros(2, 2)
+    cfg = CfgNode({"INFERENCE": CfgNode({"CHECKPOINT": "checkpoints/styletalk_checkpoint.pth"})})
+    path = tmp_path / "styletalk_checkpoint.pth"
+    torch.save({"model_state_dict": state, "config": cfg, "epoch": 300}, path)
+    overrides = json.loads((reference_dir / "styletalk_small_config.json").read_text())
+    loaded, notes = load_styletalk(path, overrides)
+    assert notes == ["styletalk_checkpoint.pth: ignored tensors outside the StyleTalk network (1): disc.conv.weight"]
+    for key, value in net.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
 
 
 def test_styletalk_style_clips(samples_dir, tmp_path):

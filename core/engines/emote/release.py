@@ -1,21 +1,21 @@
 """Reading an official EMOTE release folder: ``cfg.yaml`` + ``checkpoints/last.ckpt`` (+ FLINT prior folder).
 
-The checkpoint is a Lightning file ``{"state_dict": ...}``. Weights load with ``weights_only=True``;
-Lightning extras that hold config objects (OmegaConf, Lightning classes) are read as inert
-placeholders and dropped, never executed.
+The checkpoint is a Lightning file ``{"state_dict": ...}``, read by :mod:`core.checkpoints`: Lightning
+extras that hold config objects (OmegaConf, Lightning classes, paths) are read as inert placeholders
+and dropped, never executed; tensors that are not part of the network are ignored by prefix.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from core.checkpoints import check_state_dict, listed, load_weights_file, shapes_of, tensor_entry
 from core.engines.emote.config import (
     ANCHOR_KEYS,
     PRIOR_ANCHOR,
@@ -28,8 +28,10 @@ from core.engines.emote.config import (
 from core.engines.emote.network import EmoteNetwork
 from core.errors import ModelFormatError, ModelMissingError
 
-# Non-neural tensors that the real checkpoints carry (FLAME/texture buffers); we use the user's FLAME.
+# Tensors that the real checkpoints carry beside the network (FLAME/texture buffers, the training
+# renderer); we use the user's FLAME.
 IGNORED_PREFIXES: tuple[str, ...] = (
+    "renderer.",  # stage-2 configs register a (differentiable) renderer; not needed for inference
     "preprocessor.",
     "sequence_decoder.flame.",
     "sequence_decoder.motion_prior.preprocessor.",
@@ -37,76 +39,27 @@ IGNORED_PREFIXES: tuple[str, ...] = (
 )
 # A FLINT checkpoint also holds its encoder (discarded by EMOTE) and FLAME buffers.
 PRIOR_IGNORED_PREFIXES: tuple[str, ...] = ("motion_encoder.", "preprocessor.", "postprocessor.")
-# Modules whose classes may appear in Lightning extras (hyper-parameters, loops); read as inert stubs.
-_INERT_MODULES = ("omegaconf", "pytorch_lightning", "lightning", "lightning_fabric", "munch", "pathlib", "typing")
-_UNSUPPORTED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)\.(\w+) was not an allowed global")
 
 
-def _inert(module: str, name: str) -> type:
-    def accept(self: Any, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    return type(name, (), {"__module__": module, "__qualname__": name, "__init__": accept, "__setstate__": accept})
-
-
-# The OmegaConf classes a pickled DictConfig refers to, stubbed up front so a large checkpoint is
-# usually read once; any other class from _INERT_MODULES is stubbed when the unpickler names it.
-_KNOWN_EXTRAS = (
-    ("omegaconf.dictconfig", "DictConfig"),
-    ("omegaconf.listconfig", "ListConfig"),
-    ("omegaconf.base", "ContainerMetadata"),
-    ("omegaconf.base", "Metadata"),
-    ("omegaconf.nodes", "AnyNode"),
-    ("omegaconf.nodes", "StringNode"),
-    ("omegaconf.nodes", "IntegerNode"),
-    ("omegaconf.nodes", "FloatNode"),
-    ("omegaconf.nodes", "BooleanNode"),
-    ("typing", "Any"),
-)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)`` that tolerates config objects in Lightning's extras."""
-    stubs: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [
-        _inert(module, name) for module, name in _KNOWN_EXTRAS
-    ]
-    for _ in range(64):
-        try:
-            with torch.serialization.safe_globals(stubs):
-                obj = torch.load(path, map_location="cpu", weights_only=True)
-            break
-        except pickle.UnpicklingError as exc:
-            m = _UNSUPPORTED_GLOBAL.search(str(exc))
-            if not m or m.group(1).split(".")[0] not in _INERT_MODULES:
-                raise ModelFormatError(f"{path} holds objects that are not weights; refusing to load it") from None
-            stubs.append(_inert(m.group(1), m.group(2)))
-        except (RuntimeError, EOFError, OSError, ValueError) as exc:
-            raise ModelFormatError(f"{path} is not a readable PyTorch checkpoint ({str(exc)[:100]})") from None
-    else:
-        raise ModelFormatError(f"{path} holds too many non-weight objects")
-    if not isinstance(obj, Mapping):
-        raise ModelFormatError(f"{path} is not a checkpoint dictionary")
-    sd = obj.get("state_dict", obj)
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ModelFormatError(
-            f"{path} is not a Lightning checkpoint: it has no 'state_dict' of tensors "
-            f"(top-level keys: {_names([str(k) for k in obj])})"
-        )
-    return dict(sd)
-
-
-def _names(keys: list[str], limit: int = 8) -> str:
-    shown = ", ".join(sorted(keys)[:limit])
-    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a Lightning checkpoint (``{"state_dict": ...}``) or of a bare state dict."""
+    obj = load_weights_file(path, "EMOTE checkpoint")
+    bare = isinstance(obj, Mapping) and "state_dict" not in obj
+    bare = bare and all(isinstance(v, torch.Tensor) for v in obj.values())
+    return tensor_entry(obj, None if bare else "state_dict", path, "Lightning checkpoint")
 
 
 def _find_checkpoint(folder: Path) -> Path | None:
-    """``checkpoints/last.ckpt``; else the best 'val' checkpoint (lowest loss in its name); else the only one."""
+    """``checkpoints/last.ckpt``; else the best 'val' checkpoint (lowest loss in its name); else the only one.
+
+    Lightning names a checkpoint after its monitored metric, so ``val/loss`` makes a sub-folder:
+    ``checkpoints/model-epoch=0758-val/loss_total=0.1139.ckpt``.
+    """
     ckpts = folder / "checkpoints"
     if (ckpts / "last.ckpt").is_file():
         return ckpts / "last.ckpt"
-    found = sorted(ckpts.glob("*.ckpt")) if ckpts.is_dir() else []
-    val = [p for p in found if "val" in p.name]
+    found = sorted(ckpts.rglob("*.ckpt")) if ckpts.is_dir() else []
+    val = [p for p in found if "val" in str(p.relative_to(ckpts))]
 
     def loss(p: Path) -> float:
         m = re.search(r"=([-+0-9.eE]+?)(?:\.ckpt)?$", p.name)
@@ -165,16 +118,22 @@ def load_release(
     sd = {k: v for k, v in load_checkpoint(ckpt_path).items() if not k.startswith(IGNORED_PREFIXES)}
     missing = [k for k in ANCHOR_KEYS if k not in sd]
     if missing:
+        foreign = [k for k in sd if not k.startswith(("audio_model.", "sequence_"))]
         raise ModelFormatError(
-            f"{ckpt_path} is not an EMOTE checkpoint: missing keys {_names(missing)}; "
-            f"unexpected keys {_names([k for k in sd if not k.startswith(('audio_model.', 'sequence_'))])}"
+            f"{ckpt_path} is not an EMOTE checkpoint: {listed('missing keys', missing)}; "
+            f"{listed('unexpected keys', foreign)}"
         )
     prior_cfg = cfg_get(cfg, "model.sequence_decoder.motion_prior.cfg", None)
+    prior_source = f"{cfg_path} (model.sequence_decoder.motion_prior.cfg)"
     prior_folder = None
     if PRIOR_ANCHOR not in sd or prior_cfg is None:
         prior_folder = _prior_folder(cfg, folder)
     if prior_folder is not None and prior_cfg is None:
         prior_cfg = read_yaml(prior_folder / "cfg.yaml")
+        prior_source = str(prior_folder / "cfg.yaml")
+    elif prior_cfg is None:
+        where = cfg_get(cfg, "model.sequence_decoder.motion_prior.path", "") or "MotionPrior/models/FLINTv2"
+        prior_source = f"{cfg_path}, and no FLINT cfg.yaml was found at {where}"
     if PRIOR_ANCHOR not in sd:
         if prior_folder is None:
             raise ModelFormatError(
@@ -189,14 +148,14 @@ def load_release(
         stray = [k for k in prior_sd if not k.startswith(("motion_decoder.", *PRIOR_IGNORED_PREFIXES))]
         if stray or PRIOR_ANCHOR[len("sequence_decoder.motion_prior.") :] not in prior_sd:
             raise ModelFormatError(
-                f"{prior_ckpt} is not a FLINT checkpoint: unexpected keys {_names(stray)}"
+                f"{prior_ckpt} is not a FLINT checkpoint: {listed('unexpected keys', stray)}"
                 if stray
                 else f"{prior_ckpt} is not a FLINT checkpoint: missing motion_decoder.* keys"
             )
         prefix = "sequence_decoder.motion_prior."
         sd.update({prefix + k: v for k, v in prior_sd.items() if k.startswith("motion_decoder.")})
     try:
-        config = emote_config(cfg, sd, prior_cfg)
+        config = emote_config(cfg, sd, prior_cfg, prior_source=prior_source)
     except KeyError as exc:
         raise ModelFormatError(f"{ckpt_path} is not an EMOTE checkpoint: missing key {exc}") from None
     return Release(folder, ckpt_path, cfg, config, sd, prior_folder)
@@ -212,10 +171,7 @@ def rename_for(model_keys: set[str], sd: Mapping[str, torch.Tensor]) -> dict[str
     """Map legacy weight-norm names (``weight_g``/``weight_v``) onto the parametrization names if needed."""
     out: dict[str, torch.Tensor] = {}
     for k, v in sd.items():
-        for old, new in (
-            (".weight_g", ".parametrizations.weight.original0"),
-            (".weight_v", ".parametrizations.weight.original1"),
-        ):
+        for old, new in _WEIGHT_NORM_NAMES:
             if k.endswith(old) and k not in model_keys and k[: -len(old)] + new in model_keys:
                 k = k[: -len(old)] + new
         out[k] = v
@@ -223,24 +179,10 @@ def rename_for(model_keys: set[str], sd: Mapping[str, torch.Tensor]) -> dict[str
 
 
 def load_weights(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source: Path, assign: bool = False) -> None:
-    """Strict load that names every missing and unexpected key (``assign`` adopts the tensors as they are)."""
-    model_keys = set(model.state_dict())
-    sd = rename_for(model_keys, sd)
-    missing = sorted(model_keys - set(sd))
-    unexpected = sorted(set(sd) - model_keys)
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append(f"missing keys {_names(missing)}")
-        if unexpected:
-            parts.append(f"unexpected keys {_names(unexpected)}")
-        raise ModelFormatError(f"{source} does not match the EMOTE layout: {'; '.join(parts)}")
-    shapes = model.state_dict()
-    wrong = [
-        f"{k} {tuple(v.shape)} (expected {tuple(shapes[k].shape)})" for k, v in sd.items() if v.shape != shapes[k].shape
-    ]
-    if wrong:
-        raise ModelFormatError(f"{source} has tensors of the wrong shape: {_names(wrong, 4)}")
+    """Strict load that names every missing, unexpected and misshapen key (``assign`` adopts the tensors)."""
+    expected = shapes_of(model)
+    sd = rename_for(set(expected), sd)
+    check_state_dict(expected, sd, str(source), "the EMOTE layout")
     model.load_state_dict(sd, strict=True, assign=assign)
 
 

@@ -19,6 +19,7 @@ from typing import TypeVar
 import torch
 from safetensors import SafetensorError, safe_open
 
+from core.checkpoints import check_state_dict
 from core.engines.sadtalker.expnet import ExpNet, expnet_dims
 from core.engines.sadtalker.posevae import POSE_DIM, PoseVAEDims, PoseVAENet, ResUnet, posevae_dims
 from core.errors import ModelFormatError, ModelMissingError
@@ -84,19 +85,7 @@ def training_only_layout(dims: PoseVAEDims) -> dict[str, tuple[int, ...]]:
 
 def check_layout(name: str, state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> None:
     """Raise :class:`ModelFormatError` naming missing, unexpected and wrongly shaped keys."""
-    missing = sorted(k for k in set(expected) - set(state) if not k.endswith(_OPTIONAL_SUFFIX))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(
-        f"{k} {tuple(state[k].shape)}≠{expected[k]}"
-        for k in set(expected) & set(state)
-        if tuple(state[k].shape) != expected[k]
-    )
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                parts.append(f"{label}: {', '.join(keys[:6])}{f' … ({len(keys)} in all)' if len(keys) > 6 else ''}")
-        raise ModelFormatError(f"{name} does not match SadTalker's layout ({'; '.join(parts)})")
+    check_state_dict(expected, state, name, "SadTalker's layout", optional=lambda k: k.endswith(_OPTIONAL_SUFFIX))
 
 
 def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict[str, torch.Tensor]) -> D:

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from core.audio import SAMPLE_RATE
+from core.checkpoints import check_state_dict, listed, load_weights_file, shapes_of, tensor_entry
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
 from core.engines.styletalk.config import StyleTalkConfig, config_from_state_dict, read_overrides
 from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
@@ -25,32 +26,30 @@ SIL = 31
 CHECKPOINT_NAME = "styletalk_checkpoint.pth"
 
 
-def load_styletalk(checkpoint: Path, overrides: dict | None = None) -> StyleTalkNet:
-    """Build the net from the checkpoint's shapes and load it strictly, naming any key mismatch."""
-    try:
-        ckpt = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise ModelFormatError(f"cannot read StyleTalk checkpoint {checkpoint}: {exc}") from None
-    state = ckpt.get("model_state_dict") if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict):
-        raise ModelFormatError(f"{checkpoint.name} has no 'model_state_dict'; is it a StyleTalk checkpoint?")
+# The official loader takes these three sub-networks from ``model_state_dict`` and nothing else.
+PARTS = ("content_encoder.", "style_encoder.", "decoder.")
+
+
+def load_styletalk(checkpoint: Path, overrides: dict | None = None) -> tuple[StyleTalkNet, list[str]]:
+    """Build the net from the checkpoint's shapes and load it strictly, naming any key mismatch.
+
+    Keys outside the three sub-networks are ignored, as the official loader does, and reported in
+    the returned notes; anything pickled beside the weights (a yacs config) is never run.
+    """
+    ckpt = load_weights_file(checkpoint, "StyleTalk checkpoint")
+    every = tensor_entry(ckpt, "model_state_dict", checkpoint, "StyleTalk checkpoint")
+    state = {k: v for k, v in every.items() if k.startswith(PARTS)}
+    ignored = sorted(set(every) - set(state))
+    outside = listed("tensors outside the StyleTalk network", ignored)
+    notes = [f"{checkpoint.name}: ignored {outside}"] if ignored else []
     try:
         cfg = config_from_state_dict(state, overrides)
     except InputError as exc:
         raise ModelFormatError(f"{checkpoint.name}: {exc}") from None
     net = StyleTalkNet(cfg)
-    expected = net.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state) if tuple(expected[k].shape) != tuple(state[k].shape))
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)):
-            if keys:
-                parts.append(f"{label}: {', '.join(keys[:8])}{' …' if len(keys) > 8 else ''}")
-        raise ModelFormatError(f"{checkpoint.name} does not match StyleTalk ({'; '.join(parts)})")
+    check_state_dict(shapes_of(net), state, checkpoint.name, "StyleTalk")
     net.load_state_dict(state, strict=True)
-    return net.eval()
+    return net.eval(), notes
 
 
 class StyleTalkEngine:
@@ -74,6 +73,7 @@ class StyleTalkEngine:
         self.model_config = model_config
         self.device_name = device
         self._net: StyleTalkNet | None = None
+        self._load_notes: list[str] = []
 
     def status(self) -> tuple[bool, str]:
         if self.checkpoint.is_file():
@@ -97,7 +97,7 @@ class StyleTalkEngine:
             ready, message = self.status()
             if not ready:
                 raise ModelMissingError(message)
-            net = load_styletalk(self.checkpoint, read_overrides(self.model_config))
+            net, self._load_notes = load_styletalk(self.checkpoint, read_overrides(self.model_config))
             self._net = net.to(resolve_device(self.device_name))
         return self._net
 
@@ -158,7 +158,7 @@ class StyleTalkEngine:
                 "style": style_path.stem,
                 "audio_duration": None if audio is None else len(audio) / SAMPLE_RATE,
                 "phonemes": "given" if phonemes is not None else "pocketsphinx",
-                "warnings": warnings,
+                "warnings": [*self._load_notes, *warnings],
             },
         )
         report(1.0, "done")
