@@ -38,5 +38,6 @@ def print_figures(result: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(result))
     else:
+        width = max(map(len, result), default=0)
         for key, value in result.items():
-            print(f"{key:>18}: {value}")
+            print(f"{key:>{width}}: {value}")

@@ -31,7 +31,14 @@ from core.engines.emote.inputs import (  # noqa: E402
 )
 from core.engines.emote.network import EmoteNetwork  # noqa: E402
 from core.engines.emote.release import load_release, load_weights, rename_for  # noqa: E402
-from core.engines.emote.windows import fade_weights, plan_windows, run_windows  # noqa: E402
+from core.engines.emote.windows import (  # noqa: E402
+    UPSTREAM_TABLE_FRAMES,
+    fade_weights,
+    pass_bytes,
+    plan_windows,
+    run_windows,
+    single_pass_frames,
+)
 from core.errors import Cancelled, InputError, ModelFormatError, ModelMissingError  # noqa: E402
 
 ATOL = 1e-4
@@ -458,9 +465,9 @@ def test_silence_one_second_and_too_short(engine: EmoteEngine) -> None:
 
 
 def test_window_plan_and_fades() -> None:
-    assert plan_windows(1200) == [(0, 1200)]
+    assert plan_windows(1200, 1200) == [(0, 1200)]
     for frames in (1201, 2500, 7500, 7513):
-        spans = plan_windows(frames)
+        spans = plan_windows(frames, 1200)
         assert spans[0][0] == 0 and spans[-1][1] == frames
         assert all(s % 8 == 0 and 0 < e - s <= 1200 for s, e in spans)
         assert all(s1 < e0 for (_, e0), (s1, _) in itertools.pairwise(spans))
@@ -476,7 +483,7 @@ def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
     frames = values.size // 640
     cond = condition_matrix(emotion_track(frames, "happy", 0.5), 0, 4)
     device = torch.device("cpu")
-    single = run_windows(engine._net, values, cond, device)
+    single = run_windows(engine._net, values, cond, device, window=frames)
     window, overlap = 320, 96
     spans = plan_windows(frames, window, overlap)
     assert len(spans) == 3
@@ -490,13 +497,42 @@ def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
     assert step[seam[1:]].max() <= np.abs(np.diff(single, axis=0)).max() + 1e-3
 
 
-def test_long_clip_progress_and_cancel(engine: EmoteEngine) -> None:
+def test_bias_is_the_upstream_table_cropped_and_extends_past_it() -> None:
+    from core.engines.emote.network import temporal_bias
+
+    for kind in ("faceformer_future", "alibi_future"):
+        table = temporal_bias(kind, 8, UPSTREAM_TABLE_FRAMES)
+        longer = temporal_bias(kind, 8, 3000)
+        assert table is not None and longer is not None and longer.shape == (8, 3000, 3000)
+        assert torch.equal(longer[:, :UPSTREAM_TABLE_FRAMES, :UPSTREAM_TABLE_FRAMES], table)
+        assert torch.equal(temporal_bias(kind, 8, 62), table[:, :62, :62])
+
+
+def test_single_pass_length_follows_the_memory_budget() -> None:
+    cfg = EmoteConfig.emote_v2()
+    assert pass_bytes(cfg, 1200) < pass_bytes(cfg, 7500)
+    for frames in (264, 1200, 7504):
+        assert single_pass_frames(cfg, pass_bytes(cfg, frames)) == frames
+        assert single_pass_frames(cfg, pass_bytes(cfg, frames) - 1) == frames - 8
+    assert single_pass_frames(cfg, 1) == 256  # never below the shortest window
+    # a 300 s clip (the server's limit) in one pass wants about 11 GB at full size: a GPU's, not a laptop's
+    assert 10e9 < pass_bytes(cfg, 7500) < 12e9
+
+
+def test_long_clip_runs_in_one_pass_or_in_windows_past_the_budget(engine: EmoteEngine, release_dir: Path) -> None:
     audio = speech_like(60.0)
     seen: list[tuple[float, str]] = []
-    track = engine.run(audio, EngineOptions(), progress=lambda f, m: seen.append((f, m)))
-    assert track.values.shape == (1500, 100) and np.isfinite(track.values).all()
+    one = engine.run(audio, EngineOptions(), progress=lambda f, m: seen.append((f, m)))
+    assert one.values.shape == (1500, 100) and one.meta["passes"] == 1
+    assert [m for _, m in seen if m.startswith("EMOTE")] == ["EMOTE"]
+    cfg = engine._release.config
+    tight = EmoteEngine(model_dir=release_dir, memory_budget=pass_bytes(cfg, UPSTREAM_TABLE_FRAMES))
+    seen.clear()
+    track = tight.run(audio, EngineOptions(), progress=lambda f, m: seen.append((f, m)))
+    assert track.values.shape == (1500, 100) and np.isfinite(track.values).all() and track.meta["passes"] == 2
     assert [m for _, m in seen if m.startswith("EMOTE window")] == ["EMOTE window 1/2", "EMOTE window 2/2"]
     assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    assert np.abs(track.values - one.values).max() < SEAM_TOL
     cancel = threading.Event()
 
     def stop_after_first(fraction: float, message: str) -> None:
@@ -504,15 +540,17 @@ def test_long_clip_progress_and_cancel(engine: EmoteEngine) -> None:
             cancel.set()
 
     with pytest.raises(Cancelled):
-        engine.run(audio, EngineOptions(), progress=stop_after_first, cancel=cancel)
+        tight.run(audio, EngineOptions(), progress=stop_after_first, cancel=cancel)
 
 
 @pytest.mark.slow
-def test_five_minute_clip(engine: EmoteEngine) -> None:
-    audio = speech_like(300.0)
-    windows: list[str] = []
-    track = engine.run(audio, EngineOptions(emotion="sad"), progress=lambda _f, m: windows.append(m))
+def test_five_minute_clip_in_one_pass(engine: EmoteEngine, release_dir: Path) -> None:
+    """The server's longest clip in one pass where the budget allows it (on a GPU at full size)."""
+    engine._load()
+    roomy = EmoteEngine(model_dir=release_dir, memory_budget=pass_bytes(engine._release.config, 7504))
+    messages: list[str] = []
+    track = roomy.run(speech_like(300.0), EngineOptions(emotion="sad"), progress=lambda _f, m: messages.append(m))
     assert track.values.shape == (7500, 100) and np.isfinite(track.values).all()
     assert np.isfinite(track.rotations["jaw"]).all()
-    assert sum(m.startswith("EMOTE window") for m in windows) == len(plan_windows(7500)) == 7
+    assert track.meta["passes"] == 1 and "EMOTE" in messages
     assert track.meta["audio_duration"] == pytest.approx(300.0)

@@ -39,11 +39,13 @@ class EmoteEngine:
         checkpoint: str | Path | None = None,
         model_config: str | Path | None = None,
         device: str = "cpu",  # "auto" picks cuda when available
+        memory_budget: int | None = None,  # bytes one pass may use; default: from the device (windows.py)
     ) -> None:
         self.model_dir = Path(model_dir).expanduser() if model_dir else default_model_dir()
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else None
         self.model_config = Path(model_config).expanduser() if model_config else None
         self.device = device
+        self.memory_budget = memory_budget
         self._release: Any = None  # release.Release once loaded
         self._net: Any = None
         self._lock = threading.Lock()
@@ -84,7 +86,7 @@ class EmoteEngine:
             "identity_option": "extra['identity']: a training speaker's name or index (default 0)",
             "outputs": "FLAME expression exp000.. and jaw rotation (axis-angle)",
             "flame": f"expects {EXPECTED_FLAME}",
-            "max_single_pass_seconds": 1200 / FPS,
+            "long_clips": "one pass up to the device's memory bound, beyond it cross-faded windows",
         }
 
     def _identities(self) -> list[str]:
@@ -116,7 +118,7 @@ class EmoteEngine:
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
     ) -> Track:
-        from core.engines.emote.windows import run_windows
+        from core.engines.emote.windows import memory_budget, plan_windows, run_windows, single_pass_frames
 
         input_values = prepare_audio(audio)
         num_frames = input_values.shape[0] // SAMPLES_PER_FRAME
@@ -132,7 +134,10 @@ class EmoteEngine:
             num_frames, options.emotion, options.intensity, options.emotion_keys, cfg.n_intensities
         )
         condition = condition_matrix(emotions, identity, cfg.n_identities)
-        pred = run_windows(self._net, input_values, condition, self._torch_device, progress=progress, cancel=cancel)
+        budget = self.memory_budget or memory_budget(self._torch_device)
+        window = single_pass_frames(cfg, budget)
+        device = self._torch_device
+        pred = run_windows(self._net, input_values, condition, device, window, progress=progress, cancel=cancel)
         if progress:
             progress(1.0, "done")
         exp_dim = cfg.flint.exp_dim
@@ -147,6 +152,7 @@ class EmoteEngine:
             "emotion_keys": [[float(t), e, float(i)] for t, e, i in options.emotion_keys or []],
             "identity": names[identity],
             "identity_index": identity,
+            "passes": len(plan_windows(num_frames, window)),
             "audio_duration": float(len(audio) / 16000.0),
             "expects_flame": EXPECTED_FLAME,
             "warnings": [],

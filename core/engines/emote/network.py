@@ -17,10 +17,6 @@ from transformers import Wav2Vec2Config, Wav2Vec2Model
 from core.engines.emote.config import EmoteConfig, FlintConfig
 from core.errors import ModelFormatError
 
-# Upstream builds both attention biases as fixed 1200 x 1200 tables and crops them; longer
-# sequences cannot be run in one pass (the windowing in ``windows.py`` stays under this).
-MAX_BIAS_FRAMES = 1200
-
 
 def alibi_slopes(nhead: int) -> list[float]:
     """ALiBi head slopes 2^(-8(h+1)/n) (with the usual interleave for non-powers of two)."""
@@ -31,19 +27,23 @@ def alibi_slopes(nhead: int) -> list[float]:
     return alibi_slopes(closest) + alibi_slopes(2 * closest)[0::2][: nhead - closest]
 
 
-def temporal_bias(kind: str, nhead: int, length: int, period: int = 30) -> torch.Tensor | None:
-    """Additive attention bias (nhead, T, T): ``faceformer_future`` −s·⌊|i−j|/period⌋, ``alibi_future`` −s·|i−j|."""
+def temporal_bias(
+    kind: str, nhead: int, length: int, period: int = 30, device: torch.device | None = None
+) -> torch.Tensor | None:
+    """Additive attention bias (nhead, T, T): ``faceformer_future`` −s·⌊|i−j|/period⌋, ``alibi_future`` −s·|i−j|.
+
+    Upstream stores these as fixed 1200-frame tables and crops them; they are formulas, so any
+    length is computed directly (equal to the crop up to 1200 frames).
+    """
     if kind == "none":
         return None
-    if length > MAX_BIAS_FRAMES:
-        raise ValueError(f"{length} frames exceed the {MAX_BIAS_FRAMES}-frame attention bias")
-    pos = torch.arange(length)
+    pos = torch.arange(length, device=device)
     dist = (pos[None, :] - pos[:, None]).abs()
     if kind == "faceformer_future":
         dist = torch.div(dist, period, rounding_mode="floor")
     elif kind != "alibi_future":
         raise ModelFormatError(f"temporal bias '{kind}' is not supported")
-    slopes = torch.tensor(alibi_slopes(nhead), dtype=torch.float32)
+    slopes = torch.tensor(alibi_slopes(nhead), dtype=torch.float32, device=device)
     return -slopes[:, None, None] * dist[None].to(torch.float32)
 
 
@@ -193,7 +193,7 @@ class FlintDecoder(nn.Module):
             if i > 0:
                 x = x.repeat_interleave(2, dim=2)
         x = self.decoder_linear_embedding(x.transpose(1, 2))
-        bias = temporal_bias(self.cfg.temporal_bias, self.cfg.nhead, x.shape[1])
+        bias = temporal_bias(self.cfg.temporal_bias, self.cfg.nhead, x.shape[1], device=x.device)
         x = self.post_transformer_linear(self.decoder_transformer(x, bias))
         return self.cross_smooth_layer(x.transpose(1, 2)).transpose(1, 2)
 
@@ -225,7 +225,7 @@ class BertPriorDecoder(nn.Module):
         t = styled.shape[1]
         hidden = styled
         if self.cfg.bert_layers:
-            bias = temporal_bias(self.cfg.temporal_bias, self.cfg.bert_nhead, t, self.cfg.period)
+            bias = temporal_bias(self.cfg.temporal_bias, self.cfg.bert_nhead, t, self.cfg.period, styled.device)
             hidden = self.bert_decoder(styled, bias)
         # Upstream's post_bug_fix=False feeds the transformer's *input* to the projection.
         latent = self.decoder(hidden if self.cfg.post_bug_fix else styled)
@@ -252,8 +252,6 @@ class EmoteNetwork(nn.Module):
     def forward(self, input_values: torch.Tensor, condition: torch.Tensor, keep: dict | None = None) -> torch.Tensor:
         """(B, T·640) normalised audio + (B, T, condition_dim) → (B, T, exp + 3)."""
         num_frames = condition.shape[1]
-        if num_frames > MAX_BIAS_FRAMES:
-            raise ValueError(f"one pass takes at most {MAX_BIAS_FRAMES} frames, got {num_frames}")
         audio = self.audio_model(input_values, num_frames)
         seq = self.sequence_encoder(audio)
         if keep is not None:
