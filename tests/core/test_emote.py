@@ -124,6 +124,7 @@ def test_biased_layer_is_explicit_softmax_with_bias_in_any_mode() -> None:
     torch.manual_seed(0)
     dim, heads, t = 16, 2, 40
     layer = BiasedEncoderLayer(dim, heads, 24, "gelu")
+    assert all(torch.isfinite(p).all() for p in layer.parameters())  # initialised like nn.MultiheadAttention
     for p in layer.parameters():
         torch.nn.init.normal_(p, std=0.5)
     x = torch.randn(3, t, dim)

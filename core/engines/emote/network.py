@@ -61,8 +61,10 @@ class BiasedSelfAttention(nn.Module):
             raise ModelFormatError(f"attention width {dim} is not divisible by {nhead} heads")
         self.nhead = nhead
         self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
-        self.in_proj_bias = nn.Parameter(torch.empty(3 * dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
         self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)  # as nn.MultiheadAttention (a model built without weights)
+        nn.init.zeros_(self.out_proj.bias)
 
     def forward(self, x: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """(B, T, D) and a (nhead, T, T) additive bias (or None) → (B, T, D)."""
