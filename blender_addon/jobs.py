@@ -32,11 +32,15 @@ class Remote:
     status: Callable[[str], dict]
     result: Callable[[str], bytes]
     cancel: Callable[[str], dict]
+    connect: Callable[[queue.Queue], None] | None = None  # first (e.g. start the local server); raises ServerError
 
 
 def run_remote(remote: Remote, events: queue.Queue, cancel: threading.Event) -> None:
-    """Submit, poll until finished, fetch the result; every outcome ends with one done/error/cancelled event."""
+    """Connect, submit, poll until finished, fetch the result; every outcome, an unexpected error
+    included, ends with one done/error/cancelled event."""
     try:
+        if remote.connect is not None:
+            remote.connect(events)
         job_id = remote.submit()
         events.put(Event("job", text=job_id))
         while True:
@@ -59,11 +63,20 @@ def run_remote(remote: Remote, events: queue.Queue, cancel: threading.Event) -> 
         events.put(Event("error", text=str(exc)))
     except OSError as exc:
         events.put(Event("error", text=f"cannot read {exc.filename or 'the file'}: {exc.strerror or exc}"))
+    except Exception as exc:  # the operator waits for one final event: never leave it without one
+        events.put(Event("error", text=f"unexpected error talking to the server: {type(exc).__name__}: {exc}"))
 
 
-def run_job(client: Client, audio_path: str, params: dict, events: queue.Queue, cancel: threading.Event) -> None:
-    """Animate one clip on the server."""
-    remote = Remote(lambda: client.submit(audio_path, params), client.job, client.track, client.cancel)
+def run_job(
+    client: Client,
+    audio_path: str,
+    params: dict,
+    events: queue.Queue,
+    cancel: threading.Event,
+    connect: Callable[[queue.Queue], None] | None = None,
+) -> None:
+    """Animate one clip on the server (after ``connect``, when given)."""
+    remote = Remote(lambda: client.submit(audio_path, params), client.job, client.track, client.cancel, connect)
     run_remote(remote, events, cancel)
 
 
@@ -85,8 +98,10 @@ def _start(target: Callable[..., None], *args: object) -> tuple[threading.Thread
     return thread, events, cancel
 
 
-def start_job(client: Client, audio_path: str, params: dict) -> tuple[threading.Thread, queue.Queue, threading.Event]:
-    return _start(run_job, client, audio_path, params)
+def start_job(
+    client: Client, audio_path: str, params: dict, connect: Callable[[queue.Queue], None] | None = None
+) -> tuple[threading.Thread, queue.Queue, threading.Event]:
+    return _start(lambda events, cancel: run_job(client, audio_path, params, events, cancel, connect))
 
 
 def start_render(

@@ -82,6 +82,7 @@ def test_generate_without_a_server_says_how_to_start_one(scene, tmp_path):
         with pytest.raises(RuntimeError, match="no shape keys"):
             bpy.ops.mouthpiece.generate()
         obj.shape_key_add(name="Basis")
+        obj.shape_key_add(name="jawOpen")
         scene.mouthpiece.audio_file = str(wav)
         with pytest.raises(RuntimeError, match=r"cannot reach the Mouthpiece server at .*Start Local Server"):
             bpy.ops.mouthpiece.generate()
