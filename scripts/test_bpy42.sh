@@ -11,4 +11,4 @@ if [ ! -x .venv-bpy42/bin/python ]; then
 fi
 PYTHONPATH="$PWD" .venv-bpy42/bin/python -m pytest -q -p no:cacheprovider \
   tests/addon/test_head_bake.py tests/addon/test_takes_sound.py tests/addon/test_wire.py tests/addon/test_mapping.py \
-  tests/addon/test_character.py "$@"
+  tests/addon/test_character.py tests/addon/test_editable.py "$@"
