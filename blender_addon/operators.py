@@ -741,6 +741,26 @@ class MOUTHPIECE_OT_use_take(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOUTHPIECE_OT_suggest_bones(bpy.types.Operator):
+    bl_idname = "mouthpiece.suggest_bones"
+    bl_label = "Suggest Bones"
+    bl_description = "Pick the head, neck, jaw and eye bones of the character's armature by their names"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.object
+        return obj is not None and obj.type == "MESH" and head_armature(obj) is not None
+
+    def execute(self, context):
+        picks = suggest_bones([b.name for b in head_armature(context.object).data.bones])
+        for joint, prop in BONE_PROPS.items():
+            setattr(context.scene.mouthpiece, prop, picks.get(joint, ""))
+        shown = ", ".join(f"{joint} → {name}" for joint, name in picks.items()) or "none found by name"
+        self.report({"INFO"}, f"Bones: {shown}")
+        return {"FINISHED"}
+
+
 class MOUTHPIECE_OT_push_to_nla(bpy.types.Operator):
     bl_idname = "mouthpiece.push_to_nla"
     bl_label = "Push Take to NLA"
@@ -875,6 +895,7 @@ CLASSES = (
     MOUTHPIECE_OT_add_head,
     MOUTHPIECE_OT_generate,
     MOUTHPIECE_OT_use_take,
+    MOUTHPIECE_OT_suggest_bones,
     MOUTHPIECE_OT_push_to_nla,
     MOUTHPIECE_OT_edit_mapping,
     MOUTHPIECE_OT_save_mapping,

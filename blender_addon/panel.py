@@ -73,6 +73,15 @@ class MOUTHPIECE_PT_head(_Panel, bpy.types.Panel):
             row = col.row(align=True)
             row.operator("mouthpiece.edit_mapping", icon="TEXT")
             row.operator("mouthpiece.save_mapping", icon="FILE_TICK")
+            arm = head_armature(obj)
+            if arm is not None:
+                box = layout.box()
+                row = box.row()
+                row.label(text=f"Bones keyed in '{arm.name}' (empty: none)", icon="BONE_DATA")
+                row.operator("mouthpiece.suggest_bones", text="", icon="VIEWZOOM")
+                col = box.column(align=True)
+                for prop in ("bone_head", "bone_neck", "bone_jaw", "bone_eye_l", "bone_eye_r"):
+                    col.prop_search(settings, prop, arm.data, "bones")
 
 
 class MOUTHPIECE_PT_audio(_Panel, bpy.types.Panel):
@@ -126,6 +135,18 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
             if settings.head_motion_source == "SADTALKER":
                 col.prop(settings, "pose_style")
         col.prop(settings, "seed")
+        box = layout.box()
+        box.label(text="Keys", icon="KEYFRAME")
+        col = box.column(align=True)
+        for prop in ("gain_mouth", "gain_brows", "gain_eyes", "gain_head"):
+            col.prop(settings, prop, slider=True)
+        col = box.column()
+        col.prop(settings, "time_offset")
+        row = col.row(align=True)
+        row.prop(settings, "reduce_keys")
+        sub = row.row()
+        sub.enabled = settings.reduce_keys
+        sub.prop(settings, "key_tolerance", text="")
 
         ready = info is None or info.get("ready", False)
         row = layout.row()
@@ -149,9 +170,7 @@ class MOUTHPIECE_PT_takes(_Panel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.mouthpiece
-        row = layout.row(align=True)
-        row.prop(settings, "take", text="")
-        row.operator("mouthpiece.use_take", text="", icon="CHECKMARK")
+        layout.prop(settings, "take", text="Playing")
         layout.operator("mouthpiece.push_to_nla", icon="NLA_PUSHDOWN")
         layout.operator("mouthpiece.render_preview", icon="RENDER_ANIMATION")
 
