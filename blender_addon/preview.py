@@ -11,6 +11,8 @@ from mathutils import Vector
 
 FOCAL_MM = 85.0
 SENSOR_MM = 36.0
+HEAD_HEIGHT = 0.72  # of the frame's height
+HEADROOM = 0.06
 
 
 def _world_bounds(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
@@ -32,16 +34,16 @@ def face_bounds(obj: bpy.types.Object, head_bone: str = "") -> tuple[np.ndarray,
 
 
 def frame_camera(scene: bpy.types.Scene, obj: bpy.types.Object, head_bone: str = "") -> bpy.types.Object:
-    """A camera in front of the face (-Y, Blender's front view), head-and-shoulders: the head fills about
-    60% of the frame's height, a little headroom above, the neck and shoulders' start below."""
+    """A camera in front of the face (-Y, Blender's front view), a head-and-shoulders close-up: the head
+    fills about 72% of the frame's height under a little headroom, the neck and shoulders below it."""
     bpy.context.view_layer.update()
     lo, hi = face_bounds(obj, head_bone)
     centre, size = (lo + hi) / 2, hi - lo
     half_fov = math.atan(SENSOR_MM / 2 / FOCAL_MM)
     aspect = scene.render.resolution_x / max(scene.render.resolution_y, 1)
-    frame_height = max(size[2] / 0.6, size[0] * 1.15 / aspect)
+    frame_height = max(size[2] / HEAD_HEIGHT, size[0] * 1.15 / aspect)
     half_extent = 0.5 * frame_height * (aspect if aspect >= 1.0 else 1.0)  # the sensor fits the longer side
-    target_z = hi[2] + 0.1 * frame_height - frame_height / 2  # 10% headroom
+    target_z = hi[2] + HEADROOM * frame_height - frame_height / 2
     distance = half_extent / math.tan(half_fov) + size[1] / 2
     data = bpy.data.cameras.new("Mouthpiece Camera")
     data.lens, data.sensor_width, data.sensor_fit = FOCAL_MM, SENSOR_MM, "AUTO"

@@ -401,3 +401,34 @@ def test_preview_restores_every_scene_setting_and_frames_the_face(scene, tmp_pat
     assert scene.camera == mine and tuple(scene.world.color) == pytest.approx((0.5, 0.4, 0.3))
     assert (scene.render.resolution_x, scene.render.filepath, scene.render.engine) == (1234, "//mine_", engine)
     assert (set(bpy.data.objects), set(bpy.data.cameras), set(bpy.data.worlds)) == before
+
+
+def _frame_extent(scene, obj, indices) -> tuple[float, float, float, float]:
+    from bpy_extras.object_utils import world_to_camera_view
+
+    bpy.context.view_layer.update()
+    co = np.array([world_to_camera_view(scene, scene.camera, obj.matrix_world @ obj.data.vertices[i].co)
+                   for i in indices])  # fmt: skip
+    return co[:, 0].min(), co[:, 0].max(), co[:, 1].min(), co[:, 1].max()
+
+
+def test_preview_camera_frames_the_head_and_shoulders(scene):
+    from blender_addon.preview import frame_camera
+
+    from .characters import mesh_object
+
+    body = mesh_object("Whole body", ["jawOpen"], z0=0.0, z1=1.8)  # a tall figure, 0 to 1.8 m
+    head_rows = len(body.data.vertices)
+    body.data.vertices.add(16)
+    for i, (x, z) in enumerate(np.stack(np.meshgrid(np.linspace(-0.1, 0.1, 4), np.linspace(1.55, 1.8, 4)), -1)
+                               .reshape(-1, 2)):  # fmt: skip
+        body.data.vertices[head_rows + i].co = (float(x), -0.1, float(z))
+    group = body.vertex_groups.new(name="CC_Base_Head")
+    group.add(list(range(head_rows, head_rows + 16)), 1.0, "REPLACE")
+    scene.render.resolution_x, scene.render.resolution_y = 640, 640
+    frame_camera(scene, body, head_bone="CC_Base_Head")
+    x0, x1, y0, y1 = _frame_extent(scene, body, range(head_rows, head_rows + 16))
+    assert 0.6 < y1 - y0 < 0.8 and 0.88 < y1 < 0.97  # the head fills the frame under a little headroom
+    assert 0.0 < x0 < x1 < 1.0
+    whole = _frame_extent(scene, body, range(head_rows))
+    assert whole[2] < 0.0  # the body below the shoulders is out of frame
