@@ -29,6 +29,7 @@ TRACK_RIG_PROP = "mouthpiece_track_rig"  # str: the track's rig id (bfm takes ca
 SOUND_PROP = "mouthpiece_sound"  # str: the take's sound strip
 OWN_ACTION_PROP = "mouthpiece_own_action"  # on a data-block: the artist's action a take replaced
 OWN_SLOT_PROP = "mouthpiece_own_slot"  # and its slot identifier (slotted API)
+REST_VALUES_PROP = "mouthpiece_rest_values"  # on a data-block: JSON [[path, index, value]] before any take
 NLA_TRACK = "Mouthpiece take"  # the NLA track a take plays from on a data-block with animation of its own
 GROUP = "Mouthpiece"
 
@@ -103,6 +104,7 @@ class Take:
         self._slots: dict[str, str] = {}
         self._undo: list[Callable[[], None]] = []
         self._pending: list[tuple[str, bpy.types.ID, bpy.types.Action, bpy.types.ActionSlot | None]] = []
+        self._paths: list[list[tuple[str, int]]] = []
         if slotted_actions():
             self._new_action(name)
 
@@ -134,12 +136,14 @@ class Take:
             curves = [action.fcurves.new(path, index=index, action_group=GROUP) for path, index in paths]
             slot = None
         self._pending.append((role, id_block, action, slot))
+        self._paths.append(paths)
         return curves
 
     def show(self) -> None:
         """Make the take play on every data-block it animates (after all its keys are written)."""
-        for role, id_block, action, slot in self._pending:
+        for (role, id_block, action, slot), paths in zip(self._pending, self._paths, strict=True):
             self._undo.append(_saved_state(id_block))
+            _remember_rest(id_block, paths)
             _play(role, id_block, action, slot)
 
     def on_discard(self, undo: Callable[[], None]) -> None:
@@ -163,7 +167,7 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
     slot = data.action_slot if data is not None and slotted_actions() else None
     strips = [(s.action, s.action_slot if slotted_actions() else None) for t in data.nla_tracks
               if t.name == NLA_TRACK for s in t.strips] if data else []  # fmt: skip
-    own = {k: id_block[k] for k in (OWN_ACTION_PROP, OWN_SLOT_PROP) if k in id_block}
+    own = {k: id_block[k] for k in (OWN_ACTION_PROP, OWN_SLOT_PROP, REST_VALUES_PROP) if k in id_block}
 
     def undo() -> None:
         current = id_block.animation_data
@@ -177,7 +181,7 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
         current.action = action
         if slot is not None:
             current.action_slot = slot
-        for key in (OWN_ACTION_PROP, OWN_SLOT_PROP):
+        for key in (OWN_ACTION_PROP, OWN_SLOT_PROP, REST_VALUES_PROP):
             if key in own:
                 id_block[key] = own[key]
             elif key in id_block:
@@ -186,6 +190,35 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
             id_block.animation_data_clear()
 
     return undo
+
+
+def _remember_rest(id_block: bpy.types.ID, paths: list[tuple[str, int]]) -> None:
+    """Remember the values a take's channels had before any take (what :func:`use_own` puts back)."""
+    rest = json.loads(id_block.get(REST_VALUES_PROP, "[]"))
+    known = {(path, index) for path, index, _ in rest}
+    for path, index in paths:
+        if (path, index) in known:
+            continue
+        try:
+            value = id_block.path_resolve(path)
+        except ValueError:
+            continue
+        rest.append([path, index, float(value if isinstance(value, float | int) else value[index])])
+    id_block[REST_VALUES_PROP] = json.dumps(rest)
+
+
+def _put_back_rest(id_block: bpy.types.ID) -> None:
+    for path, index, value in json.loads(id_block.get(REST_VALUES_PROP, "[]")):
+        owner_path, _, prop = path.rpartition(".")
+        try:
+            owner = id_block.path_resolve(owner_path) if owner_path else id_block
+        except ValueError:
+            continue
+        current = getattr(owner, prop)
+        if isinstance(current, float | int):
+            setattr(owner, prop, value)
+        else:
+            current[index] = value
 
 
 def _play(role: str, id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
@@ -324,11 +357,13 @@ def use_take(number: int, ids: dict[str, bpy.types.ID]) -> None:
 
 
 def use_own(ids: dict[str, bpy.types.ID]) -> None:
-    """Back to the artist's own animation: their replaced actions return, takes stop playing."""
+    """Back to the artist's own animation: their replaced actions return, takes stop playing, and what takes
+    keyed is back at its value from before the first take (until the artist's animation sets it)."""
     for id_block in ids.values():
         data = id_block.animation_data
         if data is None:
             continue
+        _put_back_rest(id_block)
         track = data.nla_tracks.get(NLA_TRACK)
         if track is not None:
             track.mute = True

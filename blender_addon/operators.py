@@ -420,6 +420,7 @@ def switch_take(context, obj, number: int) -> None:
     else:
         actions.use_take(number, ids)
         _solo_sound(context.scene, obj, number)
+    context.scene.frame_set(context.scene.frame_current)  # show it now
 
 
 def _linked_problem(obj) -> str | None:

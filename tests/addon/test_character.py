@@ -63,6 +63,7 @@ def _generate_settings(url: str, clip, prefs) -> None:
     settings.transcript = "Hello my name is"
 
 
+@pytest.mark.slow
 def test_generate_on_a_walking_body_keys_only_the_picked_head_bone(scene, live_server, hello_clip):
     head, arm, walk = body_character(ARKIT_FEW)
     walk_keys = action_keys(walk)
@@ -100,6 +101,7 @@ def test_generate_on_a_walking_body_keys_only_the_picked_head_bone(scene, live_s
     assert head.data.shape_keys.animation_data.action in takes
 
 
+@pytest.mark.slow
 def test_generate_on_an_object_with_its_own_animation(scene, live_server, hello_clip):
     obj, slide = animated_object(ARKIT_FEW)
     slide_keys = action_keys(slide)
@@ -165,6 +167,7 @@ def test_a_linked_character_is_refused_before_anything_is_sent(scene, tmp_path, 
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
+@pytest.mark.slow
 def test_a_library_override_character_keeps_its_take_after_save_and_reopen(scene, tmp_path, live_server, hello_clip):
     obj = _library_character(tmp_path, link_only=False)
     assert obj.override_library is not None and obj.data.library is not None
@@ -184,6 +187,7 @@ def test_a_library_override_character_keeps_its_take_after_save_and_reopen(scene
     )
 
 
+@pytest.mark.slow
 def test_two_channels_on_one_key_get_their_maximum(scene, live_server, hello_clip, presets_dir):
     from blender_addon import mapping
 
@@ -234,6 +238,7 @@ def test_a_bake_that_fails_leaves_nothing_behind(scene):
     assert not arm.animation_data.nla_tracks and actions.OWN_ACTION_PROP not in keys
 
 
+@pytest.mark.slow
 def test_unexpected_errors_end_the_job_and_leave_the_addon_ready(scene, live_server, hello_clip):
     from .characters import mesh_object
 
@@ -257,6 +262,7 @@ def test_unexpected_errors_end_the_job_and_leave_the_addon_ready(scene, live_ser
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
+@pytest.mark.slow
 def test_esc_cancels_on_the_server_and_the_addon_is_ready_again(scene, live_server, hello_clip):
     from .characters import mesh_object
 
@@ -272,6 +278,7 @@ def test_esc_cancels_on_the_server_and_the_addon_is_ready_again(scene, live_serv
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
+@pytest.mark.slow
 def test_background_runs_time_out_and_cancel(scene, live_server, hello_clip):
     from .characters import mesh_object
 
@@ -286,6 +293,7 @@ def test_background_runs_time_out_and_cancel(scene, live_server, hello_clip):
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
+@pytest.mark.slow
 def test_auto_start_does_not_block_blender(scene, tmp_path, hello_clip):
     if not MOUTHPIECE.exists():
         pytest.skip("needs the project's .venv for 'mouthpiece serve'")
@@ -312,6 +320,7 @@ def test_auto_start_does_not_block_blender(scene, tmp_path, hello_clip):
                 operators._server_process = None
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _sound_ok(), reason="this bpy build has no audio (bpy 4.2 from PyPI)")
 def test_one_strip_per_clip_and_switching_takes_switches_it(scene, live_server, hello_clip, tmp_path):
     import shutil
@@ -432,3 +441,47 @@ def test_preview_camera_frames_the_head_and_shoulders(scene):
     assert 0.0 < x0 < x1 < 1.0
     whole = _frame_extent(scene, body, range(head_rows))
     assert whole[2] < 0.0  # the body below the shoulders is out of frame
+
+
+def test_switching_takes_on_a_walking_body_keeps_the_walk(scene):
+    from blender_addon.bake import bake_track
+    from blender_addon.wire import read_track
+
+    from .conftest import random_track
+
+    head, arm, walk = body_character(["jawOpen", "mouthSmileLeft", "eyeBlinkLeft"])
+    frames = range(1, 50)
+    before = bone_samples(arm, frames)
+    first = bake_track(head, read_track(random_track(seed=1).to_npz_bytes()), frame_start=1, bones={"head": "head"})
+    second = bake_track(head, read_track(random_track(seed=2).to_npz_bytes()), frame_start=1, bones={"head": "head"})
+    ids = head_ids(head)
+    track = arm.animation_data.nla_tracks[actions.NLA_TRACK]
+    assert len(arm.animation_data.nla_tracks) == 1 and len(track.strips) == 1
+    assert int(track.strips[0].action[actions.TAKE_PROP]) == second.take
+    actions.use_take(first.take, ids)
+    assert int(track.strips[0].action[actions.TAKE_PROP]) == first.take and arm.animation_data.action == walk
+    layered = bone_samples(arm, frames)
+    actions.use_own(ids)  # back to the artist's own animation: the walk alone, the take's track muted
+    assert track.mute and arm.animation_data.action == walk and head.data.shape_keys.animation_data.action is None
+    alone = bone_samples(arm, frames)
+    for bone in ("root", "spine", "neck", "head"):
+        np.testing.assert_allclose(alone[bone], before[bone], atol=1e-6, err_msg=bone)
+    for bone in ("root", "spine", "neck"):
+        np.testing.assert_allclose(layered[bone], before[bone], atol=1e-6, err_msg=bone)
+    assert actions.current_take(ids) is None
+    actions.use_take(second.take, ids)
+    assert not track.mute and int(actions.current_take(ids)[actions.TAKE_PROP]) == second.take
+
+
+def test_the_mapping_choice_is_kept_by_id_in_the_blend(scene, tmp_path, presets_dir):
+    from blender_addon import mapping
+
+    with enabled_addon():
+        settings = bpy.context.scene.mouthpiece
+        settings.mapping_preset = "vroid"
+        mapping.save_preset("aaa first", {"name": "Mine", "names": {}})  # sorts before every built-in preset
+        assert settings.mapping_preset == "vroid"
+        path = tmp_path / "shot.blend"
+        bpy.ops.wm.save_as_mainfile(filepath=str(path))
+        bpy.ops.wm.open_mainfile(filepath=str(path))
+        assert bpy.context.scene.mouthpiece.mapping_preset == "vroid"
