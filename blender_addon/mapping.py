@@ -139,6 +139,12 @@ def match_channels(channels: list[str], shape_keys: list[str], preset: dict | No
     return result
 
 
+def with_fixes(preset: dict, fixes: dict[str, str]) -> dict:
+    """``preset`` with a character's mapping-table rows (channel → shape key) as its first choice."""
+    names = {**preset.get("names", {}), **{channel: [key] for channel, key in fixes.items()}}
+    return {**preset, "names": names}
+
+
 _SIDE = re.compile(r"(Left|Right)$")
 
 

@@ -309,6 +309,12 @@ def _engine_channels(settings) -> list[str] | None:
     return list(mapping.ARKIT_CHANNELS) if info.get("rig", "arkit") == "arkit" else None
 
 
+def _fixes(obj) -> dict[str, str]:
+    """The character's mapping table (empty when the add-on's per-object settings are not registered)."""
+    character = getattr(obj, "mouthpiece", None)
+    return character.fixed_names() if character is not None else {}
+
+
 def plan_take(context, obj) -> Plan:
     """Check a Generate on ``obj`` before anything is sent; raises ValueError saying what to do."""
     problem = _target_problem(obj)
@@ -320,7 +326,7 @@ def plan_take(context, obj) -> Plan:
         return Plan(None, None, options)
     name = settings.mapping_preset or "arkit"
     try:
-        preset = mapping.load_preset(name)
+        preset = mapping.with_fixes(mapping.load_preset(name), _fixes(obj))
     except KeyError as exc:
         raise ValueError(str(exc.args[0])) from None
     warnings: list[str] = []
@@ -824,6 +830,34 @@ class MOUTHPIECE_OT_save_mapping(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOUTHPIECE_OT_fill_mapping_table(bpy.types.Operator):
+    bl_idname = "mouthpiece.fill_mapping_table"
+    bl_label = "Fill Mapping Table"
+    bl_description = (
+        "List every ARKit channel with the shape key the name mapping gives it, to fix names by hand "
+        "(a row you set wins over the mapping)"
+    )
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
+
+    @classmethod
+    def poll(cls, context):
+        obj = context.object
+        return obj is not None and obj.type == "MESH" and obj.data.shape_keys is not None
+
+    def execute(self, context):
+        obj = context.object
+        preset = mapping.with_fixes(mapping.load_preset(context.scene.mouthpiece.mapping_preset), _fixes(obj))
+        found = mapping.match_channels(list(mapping.ARKIT_CHANNELS), [k.name for k in obj.data.shape_keys.key_blocks],
+                                       preset)  # fmt: skip
+        table = obj.mouthpiece.fixes
+        table.clear()
+        for channel in mapping.ARKIT_CHANNELS:
+            row = table.add()
+            row.channel, row.key = channel, found.get(channel, [""])[0]
+        self.report({"INFO"}, f"{len(found)} of {len(table)} channels have a shape key; set the others by hand")
+        return {"FINISHED"}
+
+
 class MOUTHPIECE_OT_check_mapping(bpy.types.Operator):
     bl_idname = "mouthpiece.check_mapping"
     bl_label = "Check Mapping"
@@ -835,7 +869,9 @@ class MOUTHPIECE_OT_check_mapping(bpy.types.Operator):
         return obj is not None and obj.type == "MESH" and obj.data.shape_keys is not None
 
     def execute(self, context):
-        preset = mapping.load_preset(context.scene.mouthpiece.mapping_preset)
+        preset = mapping.with_fixes(
+            mapping.load_preset(context.scene.mouthpiece.mapping_preset), _fixes(context.object)
+        )
         keys = [k.name for k in context.object.data.shape_keys.key_blocks]
         channels = list(mapping.ARKIT_CHANNELS)
         found = mapping.match_channels(channels, keys, preset)
@@ -900,6 +936,7 @@ CLASSES = (
     MOUTHPIECE_OT_push_to_nla,
     MOUTHPIECE_OT_edit_mapping,
     MOUTHPIECE_OT_save_mapping,
+    MOUTHPIECE_OT_fill_mapping_table,
     MOUTHPIECE_OT_check_mapping,
     MOUTHPIECE_OT_render_preview,
     MOUTHPIECE_OT_render_portrait,

@@ -27,6 +27,17 @@ def _wrapped(layout: bpy.types.UILayout, text: str, icon: str = "NONE", width: i
         col.label(text=line, icon=icon if first else "BLANK1")
 
 
+class MOUTHPIECE_UL_mapping(bpy.types.UIList):
+    """The mapping table: each channel with a picker of the character's shape keys."""
+
+    def draw_item(self, context, layout, _data, item, _icon, _active_data, _active_prop, _index=0, _flt_flag=0):
+        row = layout.row(align=True)
+        row.label(text=item.channel)
+        keys = context.object.data.shape_keys if context.object is not None else None
+        if keys is not None:
+            row.prop_search(item, "key", keys, "key_blocks", text="")
+
+
 class MOUTHPIECE_PT_main(_Panel, bpy.types.Panel):
     bl_label = "Mouthpiece"
 
@@ -73,6 +84,14 @@ class MOUTHPIECE_PT_head(_Panel, bpy.types.Panel):
             row = col.row(align=True)
             row.operator("mouthpiece.edit_mapping", icon="TEXT")
             row.operator("mouthpiece.save_mapping", icon="FILE_TICK")
+            if obj.data.shape_keys is not None:
+                box = layout.box()
+                row = box.row()
+                row.label(text="Mapping table (a row you set wins)", icon="PRESET")
+                row.operator("mouthpiece.fill_mapping_table", text="", icon="FILE_REFRESH")
+                if len(obj.mouthpiece.fixes):
+                    box.template_list("MOUTHPIECE_UL_mapping", "", obj.mouthpiece, "fixes", obj.mouthpiece,
+                                      "fix_index", rows=6)  # fmt: skip
             arm = head_armature(obj)
             if arm is not None:
                 box = layout.box()
@@ -201,6 +220,7 @@ class MOUTHPIECE_PT_portrait(_Panel, bpy.types.Panel):
 
 
 CLASSES = (
+    MOUTHPIECE_UL_mapping,
     MOUTHPIECE_PT_main,
     MOUTHPIECE_PT_head,
     MOUTHPIECE_PT_audio,

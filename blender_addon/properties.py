@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import (
     BoolProperty,
+    CollectionProperty,
     EnumProperty,
     FloatProperty,
     IntProperty,
@@ -162,6 +163,23 @@ def _presets(_self, _context) -> list[tuple]:
     return _preset_items
 
 
+class MouthpieceNameFix(bpy.types.PropertyGroup):
+    """One row of a character's mapping table: a track channel and the shape key it drives."""
+
+    channel: StringProperty(name="Channel", description="The track's channel (ARKit name)")
+    key: StringProperty(name="Shape Key", description="The shape key it drives (empty: as the name mapping says)")
+
+
+class MouthpieceCharacter(bpy.types.PropertyGroup):
+    """Per character (mesh object): the mapping table that overrides the name mapping's choices."""
+
+    fixes: CollectionProperty(type=MouthpieceNameFix)
+    fix_index: IntProperty()
+
+    def fixed_names(self) -> dict[str, str]:
+        return {fix.channel: fix.key for fix in self.fixes if fix.key}
+
+
 class MouthpieceSettings(bpy.types.PropertyGroup):
     rig: EnumProperty(name="Head", description="Which head Add Head builds", items=RIGS, default="arkit")
     audio_source: EnumProperty(
@@ -284,16 +302,18 @@ def preferences(context: bpy.types.Context) -> MouthpiecePreferences | None:
     return addon.preferences if addon else None
 
 
-CLASSES = (MouthpieceSettings, MouthpiecePreferences)
+CLASSES = (MouthpieceNameFix, MouthpieceCharacter, MouthpieceSettings, MouthpiecePreferences)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.mouthpiece = PointerProperty(type=MouthpieceSettings)
+    bpy.types.Object.mouthpiece = PointerProperty(type=MouthpieceCharacter)
 
 
 def unregister() -> None:
+    del bpy.types.Object.mouthpiece
     del bpy.types.Scene.mouthpiece
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

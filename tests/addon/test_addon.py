@@ -24,7 +24,8 @@ from tests.server.test_server import serve as run_server
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "suggest_bones", "push_to_nla",
-             "edit_mapping", "save_mapping", "check_mapping", "render_preview", "render_portrait")  # fmt: skip
+             "edit_mapping", "save_mapping", "fill_mapping_table", "check_mapping", "render_preview",
+             "render_portrait")  # fmt: skip
 PANELS = ("MOUTHPIECE_PT_main", "MOUTHPIECE_PT_head", "MOUTHPIECE_PT_audio", "MOUTHPIECE_PT_animation",
           "MOUTHPIECE_PT_takes", "MOUTHPIECE_PT_portrait")  # fmt: skip
 
@@ -168,6 +169,11 @@ class CheckingLayout:
     def prop(self, data, name: str, **_k) -> None:
         assert name in data.bl_rna.properties, f"{data} has no property '{name}'"
 
+    def template_list(self, list_type: str, _id: str, data, name: str, active_data, active_name: str, **_k) -> None:
+        assert hasattr(bpy.types, list_type), list_type
+        assert name in data.bl_rna.properties and active_name in active_data.bl_rna.properties
+        self.log.append(f"list {name}: {len(getattr(data, name))} rows")
+
     def prop_search(self, data, name: str, search_data, search_name: str, **_k) -> None:
         self.prop(data, name)
         assert search_name in search_data.bl_rna.properties, f"{search_data} has no collection '{search_name}'"
@@ -226,6 +232,10 @@ def test_panels_draw_every_state(scene):
         assert "Bones keyed in 'Body rig' (empty: none)" in log and "Keys" in log
         assert bpy.ops.mouthpiece.suggest_bones() == {"FINISHED"}
         assert (scene.mouthpiece.bone_head, scene.mouthpiece.bone_neck) == ("head", "neck")
+        assert bpy.ops.mouthpiece.fill_mapping_table() == {"FINISHED"}
+        log.clear()
+        bpy.types.MOUTHPIECE_PT_head.draw(panel, bpy.context)
+        assert "list fixes: 52 rows" in log
         ServerCache.health, ServerCache.engines = None, []
 
 
