@@ -49,6 +49,36 @@ def refresh_server(context: bpy.types.Context) -> bool:
     return True
 
 
+def refresh_server_in_background(context: bpy.types.Context) -> threading.Thread:
+    """:func:`refresh_server` on a thread (start-up must not wait for a server); the panel redraws after."""
+    probe, slow = client(context, timeout=3.0), client(context, timeout=300.0)
+
+    def work() -> None:
+        try:
+            health = probe.health()
+        except ServerError as exc:
+            ServerCache.health, ServerCache.error = None, str(exc)
+            return
+        ServerCache.health, ServerCache.error = health, ""
+        try:
+            ServerCache.engines = slow.models()
+        except ServerError as exc:
+            ServerCache.error = str(exc)
+
+    thread = threading.Thread(target=work, name="mouthpiece-check", daemon=True)
+    thread.start()
+
+    def redraw_when_answered() -> float | None:
+        if thread.is_alive():
+            return 0.5
+        _tag_redraw(bpy.context)
+        return None
+
+    if not bpy.app.background:
+        bpy.app.timers.register(redraw_when_answered, first_interval=0.5)
+    return thread
+
+
 def _refresh_engines(c: Client) -> None:
     """GET /v1/models can take a while the first time (the server loads engines): off the main thread."""
 

@@ -503,3 +503,18 @@ def test_a_name_fixed_by_hand_in_the_mapping_table_wins(scene):
         assert line.startswith("MP builtin happy 0.7 #1: frames 1–59, 3 channels")
     keyed = {path for path, _ in action_keys(obj.data.shape_keys.animation_data.action)}
     assert 'key_blocks["MyJaw"].value' in keyed and 'key_blocks["jaw_open"].value' not in keyed
+
+
+@pytest.mark.slow
+def test_the_first_server_check_runs_off_the_main_thread(scene, live_server):
+    from blender_addon.properties import ServerCache
+
+    with enabled_addon() as prefs:
+        prefs.server_url = f"http://127.0.0.1:{free_port()}"
+        operators.refresh_server_in_background(bpy.context).join(10)
+        assert ServerCache.health is None and "cannot reach the Mouthpiece server" in ServerCache.error
+        prefs.server_url = live_server
+        operators.refresh_server_in_background(bpy.context).join(60)
+        assert ServerCache.health["status"] == "ok" and ServerCache.error == ""
+        assert "builtin" in [e["name"] for e in ServerCache.engines]
+        ServerCache.health, ServerCache.engines = None, []
