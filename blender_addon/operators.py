@@ -199,9 +199,11 @@ class MOUTHPIECE_OT_check_server(bpy.types.Operator):
     bl_description = "Ask the Mouthpiece server for its version, device and engines"
 
     def execute(self, context):
-        if not refresh_server(context):
-            self.report({"WARNING"}, ServerCache.error)
-        _tag_redraw(context)
+        checking = refresh_server_in_background(context)
+        if bpy.app.background:  # scripts want the answer
+            checking.join()
+            if ServerCache.health is None:
+                self.report({"WARNING"}, ServerCache.error)
         return {"FINISHED"}
 
 
@@ -215,12 +217,16 @@ class MOUTHPIECE_OT_start_server(bpy.types.Operator):
         if error:
             self.report({"ERROR"}, error)
             return {"CANCELLED"}
-        deadline = time.monotonic() + 30.0
+        deadline = time.monotonic() + SERVER_START_SECONDS
+        checking = [refresh_server_in_background(context)]
 
-        def poll() -> float | None:
-            if refresh_server(bpy.context) or time.monotonic() > deadline:
+        def poll() -> float | None:  # ask again (off the main thread) until it answers
+            if checking[0].is_alive():
+                return 0.5
+            if ServerCache.health is not None or time.monotonic() > deadline:
                 _tag_redraw(bpy.context)
                 return None
+            checking[0] = refresh_server_in_background(bpy.context)
             return 0.5
 
         bpy.app.timers.register(poll, first_interval=0.5)
