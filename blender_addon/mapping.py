@@ -1,10 +1,11 @@
 """Match track channels (ARKit names) to a character's shape keys through editable presets.
 
 A preset is JSON: ``{"name", "description", "strip_prefixes": [...], "strip_suffixes": [...],
-"names": {channel: [key, ...]}}``; its id is its file name. A preset's explicit names win, then a shape key
-of exactly the channel's name, then one whose name is the same after normalising case, separators,
+"names": {channel: [key, ...]}}``; its id is its file name. A shape key of exactly the channel's name wins,
+then the preset's vendor names, then a key whose name is the same after normalising case, separators,
 camelCase and Left/Right/L/R sides (``jawOpen`` = ``Jaw_Open`` = ``JAW-OPEN``, ``eyeBlinkLeft`` =
-``EyeBlink_L`` = ``L_eyeBlink``), once a vendor prefix or suffix is stripped.
+``EyeBlink_L`` = ``L_eyeBlink``), once a vendor prefix or suffix is stripped. Rows of a character's mapping
+table (``"fixed"``: {channel: key}, set by hand) come before all of these.
 """
 
 from __future__ import annotations
@@ -127,11 +128,14 @@ def match_channels(channels: list[str], shape_keys: list[str], preset: dict | No
     for key in shape_keys:
         by_norm.setdefault(normalise(stripped(key)), key)
     explicit = preset.get("names", {})
+    fixed = preset.get("fixed", {})
     result: dict[str, list[str]] = {}
     for channel in channels:
-        named = [k for k in explicit.get(channel, []) if k in present]
+        named = [fixed[channel]] if fixed.get(channel) in present else []
         if not named and channel in present:
             named = [channel]
+        if not named:
+            named = [k for k in explicit.get(channel, []) if k in present]
         if not named and normalise(channel) in by_norm:
             named = [by_norm[normalise(channel)]]
         if named:
@@ -140,9 +144,8 @@ def match_channels(channels: list[str], shape_keys: list[str], preset: dict | No
 
 
 def with_fixes(preset: dict, fixes: dict[str, str]) -> dict:
-    """``preset`` with a character's mapping-table rows (channel → shape key) as its first choice."""
-    names = {**preset.get("names", {}), **{channel: [key] for channel, key in fixes.items()}}
-    return {**preset, "names": names}
+    """``preset`` with a character's mapping-table rows (channel → shape key), which win over everything."""
+    return {**preset, "fixed": dict(fixes)}
 
 
 _SIDE = re.compile(r"(Left|Right)$")

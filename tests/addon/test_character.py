@@ -491,18 +491,18 @@ def test_a_name_fixed_by_hand_in_the_mapping_table_wins(scene):
     from .characters import mesh_object
     from .conftest import random_track
 
-    obj = mesh_object("Face", ["jaw_open", "MyJaw", "mouthSmileLeft", "eyeBlinkLeft"])
+    obj = mesh_object("Face", ["jawOpen", "MyJaw", "mouthSmileLeft", "eyeBlinkLeft"])
     bpy.context.view_layer.objects.active = obj
     with enabled_addon():
         assert bpy.ops.mouthpiece.fill_mapping_table() == {"FINISHED"}
         rows = {row.channel: row for row in obj.mouthpiece.fixes}
-        assert len(rows) == 52 and rows["jawOpen"].key == "jaw_open" and rows["cheekPuff"].key == ""
+        assert len(rows) == 52 and rows["jawOpen"].key == "jawOpen" and rows["cheekPuff"].key == ""
         rows["jawOpen"].key = "MyJaw"  # the artist picks the right key by hand
         plan = operators.plan_take(bpy.context, obj)
         line = operators.apply_track(bpy.context, obj, random_track().to_npz_bytes(), "", 1, False, plan=plan)
         assert line.startswith("MP builtin happy 0.7 #1: frames 1–59, 3 channels")
     keyed = {path for path, _ in action_keys(obj.data.shape_keys.animation_data.action)}
-    assert 'key_blocks["MyJaw"].value' in keyed and 'key_blocks["jaw_open"].value' not in keyed
+    assert 'key_blocks["MyJaw"].value' in keyed and 'key_blocks["jawOpen"].value' not in keyed  # over the exact name
 
 
 @pytest.mark.slow

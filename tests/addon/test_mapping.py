@@ -100,6 +100,8 @@ def test_exact_names_win_over_spelling_variants():
     found = mapping.match_channels(["jawOpen", "eyeBlinkLeft"], ["Jaw_Open", "jawOpen", "EyeBlink_L"],
                                    mapping.load_preset("arkit"))  # fmt: skip
     assert found == {"jawOpen": ["jawOpen"], "eyeBlinkLeft": ["EyeBlink_L"]}
+    cc4 = mapping.match_channels(["jawOpen"], ["Jaw_Open", "jawOpen"], mapping.load_preset("cc4"))
+    assert cc4 == {"jawOpen": ["jawOpen"]}  # also over a vendor preset's own name
 
 
 def test_a_half_matched_left_right_pair_is_flagged():
