@@ -321,22 +321,29 @@ def bake_options(settings) -> BakeOptions:
 
 def picked_bones(context, obj) -> tuple[dict[str, str], list[str]]:
     """The bones picked for the face's joints on ``obj``'s armature, and a note when they were just
-    suggested by name (when none of the picks is a bone of this armature)."""
+    suggested by name (the first Generate on this armature; cleared picks then stay cleared)."""
     arm = head_armature(obj)
     if arm is None:
         return {}, []
     settings = context.scene.mouthpiece
     bones = arm.data.bones
-    picks = {joint: getattr(settings, prop) for joint, prop in BONE_PROPS.items() if getattr(settings, prop)}
-    if any(name in bones for name in picks.values()):
+    if settings.bones_armature == arm.name:
+        picks = {joint: getattr(settings, prop) for joint, prop in BONE_PROPS.items()}
         return {joint: name for joint, name in picks.items() if name in bones}, []
-    picks = suggest_bones([b.name for b in bones])
-    for joint, prop in BONE_PROPS.items():
-        setattr(settings, prop, picks.get(joint, ""))
+    picks = fill_bone_picks(settings, arm)
     if not picks:
         return {}, [f"no head, neck, jaw or eye bone found by name in '{arm.name}': only shape keys are keyed"]
     shown = ", ".join(f"{joint} → {name}" for joint, name in picks.items())
     return picks, [f"bones picked by name: {shown} (change them under Head ▸ Bones)"]
+
+
+def fill_bone_picks(settings, arm) -> dict[str, str]:
+    """Pick ``arm``'s bones for the joints by their names (empty where none fits); returns the picks."""
+    picks = suggest_bones([b.name for b in arm.data.bones])
+    for joint, prop in BONE_PROPS.items():
+        setattr(settings, prop, picks.get(joint, ""))
+    settings.bones_armature = arm.name
+    return picks
 
 
 def _engine_channels(settings) -> list[str] | None:
@@ -796,9 +803,7 @@ class MOUTHPIECE_OT_suggest_bones(bpy.types.Operator):
         return obj is not None and obj.type == "MESH" and head_armature(obj) is not None
 
     def execute(self, context):
-        picks = suggest_bones([b.name for b in head_armature(context.object).data.bones])
-        for joint, prop in BONE_PROPS.items():
-            setattr(context.scene.mouthpiece, prop, picks.get(joint, ""))
+        picks = fill_bone_picks(context.scene.mouthpiece, head_armature(context.object))
         shown = ", ".join(f"{joint} → {name}" for joint, name in picks.items()) or "none found by name"
         self.report({"INFO"}, f"Bones: {shown}")
         return {"FINISHED"}

@@ -233,6 +233,7 @@ class MouthpieceSettings(bpy.types.PropertyGroup):
         name="Take", description="What plays on the active head: one of its takes, or your own animation",
         items=_takes, get=_get_take, set=_set_take,
     )  # fmt: skip
+    bones_armature: StringProperty(name="Picked For", description="The armature whose bones are picked below")
     bone_head: StringProperty(name="Head Bone", description="Bone the head motion turns (empty: none)")
     bone_neck: StringProperty(name="Neck Bone", description="Bone the neck motion turns (empty: none)")
     bone_jaw: StringProperty(name="Jaw Bone", description="Bone the jaw rotation opens (empty: none)")

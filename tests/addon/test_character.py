@@ -518,3 +518,22 @@ def test_the_first_server_check_runs_off_the_main_thread(scene, live_server):
         assert ServerCache.health["status"] == "ok" and ServerCache.error == ""
         assert "builtin" in [e["name"] for e in ServerCache.engines]
         ServerCache.health, ServerCache.engines = None, []
+
+
+def test_bones_are_suggested_once_and_cleared_picks_stay_cleared(scene):
+    from .conftest import random_track
+
+    head, arm, walk = body_character(["jawOpen", "mouthSmileLeft", "eyeBlinkLeft"])
+    with enabled_addon():
+        settings = scene.mouthpiece
+        plan = operators.plan_take(bpy.context, head)
+        assert plan.bones == {"head": "head", "neck": "neck"} and settings.bones_armature == "Body rig"
+        line = operators.apply_track(bpy.context, head, random_track().to_npz_bytes(), "", 1, False, plan=plan)
+        assert ", bones head, neck;" in line  # the track's jaw and eye rotations find no picked bone
+        settings.bone_head = settings.bone_neck = ""  # the artist wants shape keys only
+        plan = operators.plan_take(bpy.context, head)
+        assert plan.bones == {} and not [w for w in plan.warnings if "bone" in w]
+        operators.apply_track(bpy.context, head, random_track(seed=2).to_npz_bytes(), "", 1, False, plan=plan)
+    second = [a for a in bpy.data.actions if a.get(actions.TAKE_PROP) == 2]
+    assert not [p for a in second for p, _ in action_keys(a) if p.startswith("pose.bones")]
+    assert arm.animation_data.action == walk
