@@ -114,7 +114,7 @@ def _tag_redraw(context: bpy.types.Context) -> None:
                 area.tag_redraw()
 
 
-SERVER_START_SECONDS = 30.0  # how long a job waits for an auto-started server to answer
+SERVER_START_SECONDS = 120.0  # how long a job waits for an auto-started server (a cold start loads torch)
 
 
 def _ensure_server(context: bpy.types.Context) -> str | None:

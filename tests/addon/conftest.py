@@ -112,7 +112,7 @@ def mouthpiece_serve(data_dir: Path) -> Iterator[str]:
     command = [str(MOUTHPIECE), "serve", "--port", url.rsplit(":", 1)[1], "--data-dir", str(data_dir)]
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a cold start on a busy machine
         while not server_answers(url):
             assert process.poll() is None and time.monotonic() < deadline, "mouthpiece serve did not start"
             time.sleep(0.1)
