@@ -355,7 +355,7 @@ def _engine_channels(settings) -> list[str] | None:
 def _fixes(obj) -> dict[str, str]:
     """The character's mapping table (empty when the add-on's per-object settings are not registered)."""
     character = getattr(obj, "mouthpiece", None)
-    return character.fixed_names() if character is not None else {}
+    return {fix.channel: fix.key for fix in character.fixes if fix.key} if character is not None else {}
 
 
 def plan_take(context, obj) -> Plan:

@@ -171,13 +171,11 @@ class MouthpieceNameFix(bpy.types.PropertyGroup):
 
 
 class MouthpieceCharacter(bpy.types.PropertyGroup):
-    """Per character (mesh object): the mapping table that overrides the name mapping's choices."""
+    """Per character (mesh object): the mapping table that overrides the name mapping's choices.
+    (No methods here: bpy 4.2 crashes at exit after unregistering a property group that has one.)"""
 
     fixes: CollectionProperty(type=MouthpieceNameFix)
     fix_index: IntProperty()
-
-    def fixed_names(self) -> dict[str, str]:
-        return {fix.channel: fix.key for fix in self.fixes if fix.key}
 
 
 class MouthpieceSettings(bpy.types.PropertyGroup):
