@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .client import Client, ServerError
@@ -35,10 +36,23 @@ class Remote:
     connect: Callable[[queue.Queue], None] | None = None  # first (e.g. start the local server); raises ServerError
 
 
+@contextmanager
+def _ends_with_one_event(events: queue.Queue) -> Iterator[None]:
+    """Turn any failure of the work inside into its final 'error' event: the operator waits for one."""
+    try:
+        yield
+    except ServerError as exc:
+        events.put(Event("error", text=str(exc)))
+    except OSError as exc:
+        events.put(Event("error", text=f"cannot read {exc.filename or 'the file'}: {exc.strerror or exc}"))
+    except Exception as exc:
+        events.put(Event("error", text=f"unexpected error talking to the server: {type(exc).__name__}: {exc}"))
+
+
 def run_remote(remote: Remote, events: queue.Queue, cancel: threading.Event) -> None:
     """Connect, submit, poll until finished, fetch the result; every outcome, an unexpected error
     included, ends with one done/error/cancelled event."""
-    try:
+    with _ends_with_one_event(events):
         if remote.connect is not None:
             remote.connect(events)
         job_id = remote.submit()
@@ -59,12 +73,24 @@ def run_remote(remote: Remote, events: queue.Queue, cancel: threading.Event) -> 
                 events.put(Event("cancelled" if state == "cancelled" else "error", text=message))
                 return
             cancel.wait(POLL_SECONDS)
-    except ServerError as exc:
-        events.put(Event("error", text=str(exc)))
-    except OSError as exc:
-        events.put(Event("error", text=f"cannot read {exc.filename or 'the file'}: {exc.strerror or exc}"))
-    except Exception as exc:  # the operator waits for one final event: never leave it without one
-        events.put(Event("error", text=f"unexpected error talking to the server: {type(exc).__name__}: {exc}"))
+
+
+def start_fetch(
+    fetch: Callable[[], bytes], what: str, connect: Callable[[queue.Queue], None] | None = None
+) -> tuple[threading.Thread, queue.Queue, threading.Event]:
+    """Download something (a rig) on a worker thread after ``connect``; 'done' carries the bytes."""
+
+    def run(events: queue.Queue, cancel: threading.Event) -> None:
+        with _ends_with_one_event(events):
+            if connect is not None:
+                connect(events)
+            if cancel.is_set():
+                events.put(Event("cancelled"))
+                return
+            events.put(Event("progress", 0.5, f"Downloading {what}…"))
+            events.put(Event("done", 1.0, data=fetch()))
+
+    return _start(run)
 
 
 def run_job(
@@ -81,11 +107,21 @@ def run_job(
 
 
 def run_render(
-    client: Client, image_path: str, job_id: str, params: dict, events: queue.Queue, cancel: threading.Event
+    client: Client,
+    image_path: str,
+    job_id: str,
+    params: dict,
+    events: queue.Queue,
+    cancel: threading.Event,
+    connect: Callable[[queue.Queue], None] | None = None,
 ) -> None:
     """Render finished job ``job_id``'s track on a portrait; 'done' carries the mp4."""
     remote = Remote(
-        lambda: client.render(image_path, job_id, params), client.render_status, client.video, client.cancel_render
+        lambda: client.render(image_path, job_id, params),
+        client.render_status,
+        client.video,
+        client.cancel_render,
+        connect,
     )
     run_remote(remote, events, cancel)
 
@@ -105,6 +141,6 @@ def start_job(
 
 
 def start_render(
-    client: Client, image_path: str, job_id: str, params: dict
+    client: Client, image_path: str, job_id: str, params: dict, connect: Callable[[queue.Queue], None] | None = None
 ) -> tuple[threading.Thread, queue.Queue, threading.Event]:
-    return _start(run_render, client, image_path, job_id, params)
+    return _start(lambda events, cancel: run_render(client, image_path, job_id, params, events, cancel, connect))

@@ -22,7 +22,7 @@ from .bake import GROUPS, BakeOptions, bake_track, scene_fps
 from .bones import suggest_bones
 from .client import Client, ServerError
 from .head import HEAD_NAMES, RIG_PROP, RIG_VERSION_PROP, build_head, head_armature, head_ids
-from .jobs import Event, start_job, start_render
+from .jobs import Event, start_fetch, start_job, start_render
 from .properties import DEFAULT, OWN, JobState, RenderState, ServerCache, engine_info, preferences
 from .sound import place_movie, sound_strips, strip_filepath, take_sound
 from .wire import WireError, read_rig, read_track
@@ -36,21 +36,9 @@ def client(context: bpy.types.Context, timeout: float = 30.0) -> Client:
     return Client(prefs.server_url if prefs else DEFAULT_URL, prefs.token if prefs else "", timeout)
 
 
-def refresh_server(context: bpy.types.Context) -> bool:
-    """Ask the server for its health (and, in the background, its engines); remember the answer
-    or the error for the panel."""
-    try:
-        ServerCache.health = client(context, timeout=3.0).health()
-    except ServerError as exc:
-        ServerCache.health, ServerCache.error = None, str(exc)
-        return False
-    ServerCache.error = ""
-    _refresh_engines(client(context, timeout=300.0))
-    return True
-
-
 def refresh_server_in_background(context: bpy.types.Context) -> threading.Thread:
-    """:func:`refresh_server` on a thread (start-up must not wait for a server); the panel redraws after."""
+    """Ask the server for its health and engines on a thread (Blender never waits for a server); remember the
+    answer, or the error, for the panel, which redraws after."""
     probe, slow = client(context, timeout=3.0), client(context, timeout=300.0)
 
     def work() -> None:
@@ -59,11 +47,13 @@ def refresh_server_in_background(context: bpy.types.Context) -> threading.Thread
         except ServerError as exc:
             ServerCache.health, ServerCache.error = None, str(exc)
             return
-        ServerCache.health, ServerCache.error = health, ""
+        ServerCache.health, ServerCache.error, ServerCache.loading = health, "", True
         try:
-            ServerCache.engines = slow.models()
+            ServerCache.engines = slow.models()  # the first time, the server loads its engines
         except ServerError as exc:
             ServerCache.error = str(exc)
+        finally:
+            ServerCache.loading = False
 
     thread = threading.Thread(target=work, name="mouthpiece-check", daemon=True)
     thread.start()
@@ -79,34 +69,6 @@ def refresh_server_in_background(context: bpy.types.Context) -> threading.Thread
     return thread
 
 
-def _refresh_engines(c: Client) -> None:
-    """GET /v1/models can take a while the first time (the server loads engines): off the main thread."""
-
-    def work() -> None:
-        try:
-            ServerCache.engines = c.models()
-        except ServerError as exc:
-            ServerCache.error = str(exc)
-        finally:
-            ServerCache.loading = False
-
-    if bpy.app.background:
-        work()
-        return
-    if ServerCache.loading:
-        return
-    ServerCache.loading = True
-    threading.Thread(target=work, name="mouthpiece-models", daemon=True).start()
-
-    def redraw_when_loaded() -> float | None:
-        if ServerCache.loading:
-            return 0.5
-        _tag_redraw(bpy.context)
-        return None
-
-    bpy.app.timers.register(redraw_when_loaded, first_interval=0.5)
-
-
 def _tag_redraw(context: bpy.types.Context) -> None:
     for window in context.window_manager.windows:
         for area in window.screen.areas:
@@ -115,19 +77,6 @@ def _tag_redraw(context: bpy.types.Context) -> None:
 
 
 SERVER_START_SECONDS = 120.0  # how long a job waits for an auto-started server (a cold start loads torch)
-
-
-def _ensure_server(context: bpy.types.Context) -> str | None:
-    """None when a server answers, else why not; never waits (an auto-started server is asked again later)."""
-    if refresh_server(context):
-        return None
-    prefs = preferences(context)
-    if prefs and prefs.auto_start:
-        error = start_local_server(context)
-        if error:
-            return error
-        return "starting the local Mouthpiece server; try again when the panel shows it connected"
-    return ServerCache.error
 
 
 def server_connector(context: bpy.types.Context):
@@ -231,32 +180,6 @@ class MOUTHPIECE_OT_start_server(bpy.types.Operator):
 
         bpy.app.timers.register(poll, first_interval=0.5)
         self.report({"INFO"}, "Starting the Mouthpiece server…")
-        return {"FINISHED"}
-
-
-class MOUTHPIECE_OT_add_head(bpy.types.Operator):
-    bl_idname = "mouthpiece.add_head"
-    bl_label = "Add Head"
-    bl_description = "Build the chosen head from the server's rig: mesh, shape keys, jaw/neck/eye bones"
-    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
-
-    def execute(self, context):
-        settings = context.scene.mouthpiece
-        error = _ensure_server(context)
-        if error:
-            self.report({"ERROR"}, error)
-            return {"CANCELLED"}
-        try:
-            rig = read_rig(client(context, timeout=120.0).rig(settings.rig))
-        except (ServerError, WireError) as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        obj = build_head(rig, name=HEAD_NAMES.get(settings.rig, f"{settings.rig} Head"))
-        for other in context.selected_objects:
-            other.select_set(False)
-        obj.select_set(True)
-        context.view_layer.objects.active = obj
-        self.report({"INFO"}, f"Added {obj.name}: {len(rig.channels)} shape keys, {len(rig.joint_names)} bones")
         return {"FINISHED"}
 
 
@@ -688,6 +611,44 @@ class MOUTHPIECE_OT_generate(GenerateJob, bpy.types.Operator):
         return context.scene is not None and not JobState.running
 
 
+class AddHeadJob(_ServerJobOperator):
+    """Add Head's steps: download the rig off the main thread (starting the server if asked), build it."""
+
+    def _prepare(self, context) -> bool:
+        self.rig_name = context.scene.mouthpiece.rig
+        self.connect = server_connector(context)
+        return True
+
+    def _start(self, context):
+        rigs, name = client(context, timeout=120.0), self.rig_name
+        return start_fetch(lambda: rigs.rig(name), f"the {name} head", self.connect)
+
+    def _finish(self, context, data: bytes) -> bool:
+        try:
+            rig = read_rig(data)
+        except WireError as exc:
+            return self._fail(str(exc))
+        obj = build_head(rig, name=HEAD_NAMES.get(self.rig_name, f"{self.rig_name} Head"))
+        for other in context.selected_objects:
+            other.select_set(False)
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+        JobState.status = f"Added {obj.name}: {len(rig.channels)} shape keys, {len(rig.joint_names)} bones"
+        self.report({"INFO"}, JobState.status)
+        return True
+
+
+class MOUTHPIECE_OT_add_head(AddHeadJob, bpy.types.Operator):
+    bl_idname = "mouthpiece.add_head"
+    bl_label = "Add Head"
+    bl_description = "Build the chosen head from the server's rig: mesh, shape keys, jaw/neck/eye bones (Esc cancels)"
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
+
+    @classmethod
+    def poll(cls, context):
+        return context.scene is not None and not JobState.running
+
+
 def portrait_take(obj) -> tuple[bpy.types.Action | None, str]:
     """The head's active take when the portrait renderer can render it, else (None, why not)."""
     if obj is None:
@@ -741,9 +702,7 @@ class MOUTHPIECE_OT_render_portrait(_ServerJobOperator, bpy.types.Operator):
             return self._fail("choose a portrait image first")
         if not os.path.isfile(image):
             return self._fail(f"portrait image not found: {image}")
-        error = _ensure_server(context)
-        if error:
-            return self._fail(error)
+        self.connect = server_connector(context)
         meta = actions.take_meta(take)
         self.image, self.source_job = image, str(take[actions.JOB_PROP])
         self.frame_start = int(meta.get("frame_start", context.scene.frame_start))
@@ -752,7 +711,8 @@ class MOUTHPIECE_OT_render_portrait(_ServerJobOperator, bpy.types.Operator):
         return True
 
     def _start(self, context):
-        return start_render(client(context), self.image, self.source_job, {"fps": round(self.fps, 6)})
+        params = {"fps": round(self.fps, 6)}
+        return start_render(client(context), self.image, self.source_job, params, self.connect)
 
     def _finish(self, context, data: bytes) -> bool:
         safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.take_name).strip("_") or "take"

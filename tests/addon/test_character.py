@@ -537,3 +537,24 @@ def test_bones_are_suggested_once_and_cleared_picks_stay_cleared(scene):
     second = [a for a in bpy.data.actions if a.get(actions.TAKE_PROP) == 2]
     assert not [p for a in second for p, _ in action_keys(a) if p.startswith("pose.bones")]
     assert arm.animation_data.action == walk
+
+
+@pytest.mark.slow
+def test_add_head_downloads_the_rig_off_the_main_thread(scene, live_server):
+    class StubAddHead(operators.AddHeadJob):
+        bl_label = "Add Head"
+
+        def __init__(self) -> None:
+            self.reports: list[tuple[str, str]] = []
+
+        def report(self, kind: set[str], text: str) -> None:
+            self.reports.append((next(iter(kind)), text))
+
+    with enabled_addon() as prefs:
+        prefs.server_url = live_server
+        op = StubAddHead()
+        assert op._begin(bpy.context) and JobState.running  # returns at once; the download runs on its thread
+        assert pump(op) == {"FINISHED"} and not JobState.running, op.reports
+        head = bpy.context.object
+        assert head.name == "Mouthpiece Head" and len(head.data.shape_keys.key_blocks) == 53
+        assert JobState.status.startswith("Added Mouthpiece Head: 52 shape keys")
