@@ -14,8 +14,8 @@ _MODULES = (properties, operators, panel)
 
 
 def _first_check() -> None:
-    """Ask the server once after start-up so the panel's status line is filled in."""
-    operators.refresh_server(bpy.context)
+    """Ask the server once after start-up (off the main thread) so the panel's status line is filled in."""
+    operators.refresh_server_in_background(bpy.context)
 
 
 def register() -> None:

@@ -1,12 +1,18 @@
-"""Bake a track onto a head: shape keys, bones, pose correctives and head pose, as a new take."""
+"""Bake a track onto a head: shape keys, picked bones, pose correctives and head pose, as a new take.
+
+Only face data is keyed: the shape keys the mapping names and the bones the caller picks, each bone in its
+own rotation mode. A bake that fails part-way leaves nothing behind (:meth:`actions.Take.discard`).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import bpy
 import numpy as np
+from mathutils import Quaternion
 
 from . import actions
 from .head import CORRECTIVES_PROP, corrective_name, head_armature
@@ -22,6 +28,29 @@ from .rotations import (
 from .wire import TrackData
 
 REST_PROP = "mouthpiece_rest"  # on an object without armature: its rest (w,x,y,z, x,y,z) before takes
+GROUPS = ("mouth", "brows", "eyes", "head")  # what the per-group gains scale
+
+
+def channel_group(name: str) -> str:
+    """The gain group of a shape-key channel or a joint: brows, eyes, head (head/neck) or mouth."""
+    low = name.lower()
+    if low.startswith("brow"):
+        return "brows"
+    if low.startswith("eye"):
+        return "eyes"
+    if low in ("head", "neck", "global"):
+        return "head"
+    return "mouth"
+
+
+@dataclass
+class BakeOptions:
+    """How a track is keyed: per-group gains (1 when absent), a timing offset in frames (positive: the
+    face moves later than its sound), and a key-reduction tolerance (0: a key on every frame)."""
+
+    gains: dict[str, float] = field(default_factory=dict)
+    offset: float = 0.0
+    tolerance: float = 0.0
 
 
 @dataclass
@@ -35,6 +64,8 @@ class BakeResult:
     keyed_channels: int
     keyed_bones: list[str] = field(default_factory=list)
     missing_channels: list[str] = field(default_factory=list)
+    combined: list[str] = field(default_factory=list)  # "Smile = max(mouthSmileLeft, mouthSmileRight)"
+    layered: list[str] = field(default_factory=list)  # data-blocks whose own animation the take plays over
 
 
 def scene_fps(scene: bpy.types.Scene) -> float:
@@ -69,8 +100,27 @@ def _to_bone_space(quats: np.ndarray, bone: bpy.types.Bone) -> np.ndarray:
     return make_continuous(quat_multiply(quat_multiply(conj, quats), qb))
 
 
-def _root_bone(arm: bpy.types.Object) -> bpy.types.Bone:
-    return next(b for b in arm.data.bones if b.parent is None)
+def rotation_columns(mode: str, quats: np.ndarray) -> tuple[str, list[np.ndarray]]:
+    """(N,4) quaternions as the F-curve columns of a rotation in ``mode`` (the bone's or object's own)."""
+    if mode == "QUATERNION":
+        return "rotation_quaternion", [quats[:, k] for k in range(4)]
+    if mode == "AXIS_ANGLE":
+        rows = [Quaternion(q).to_axis_angle() for q in quats]
+        return "rotation_axis_angle", [np.array([r[1] for r in rows]), *np.array([r[0] for r in rows]).T]
+    eulers, previous = [], None
+    for q in quats:
+        previous = Quaternion(q).to_euler(mode) if previous is None else Quaternion(q).to_euler(mode, previous)
+        eulers.append(tuple(previous))
+    return "rotation_euler", list(np.array(eulers).T)
+
+
+def default_bones(arm: bpy.types.Object, joints: list[str]) -> dict[str, str]:
+    """A built-in head's bones: each joint's bone of the same name, the head on the root bone."""
+    names = arm.data.bones
+    picks = {j: j for j in joints if j in names}
+    if "head" in joints and "head" not in picks:
+        picks["head"] = next(b.name for b in names if b.parent is None)
+    return picks
 
 
 def bake_track(
@@ -80,37 +130,83 @@ def bake_track(
     frame_start: int,
     fps: float | None = None,
     mapping: dict[str, list[str]] | None = None,
+    bones: dict[str, str] | None = None,
+    options: BakeOptions | None = None,
+    then: Callable[[BakeResult], None] | None = None,
 ) -> BakeResult:
     """Key ``track`` on ``obj`` from ``frame_start`` as a new take, resampled to ``fps`` (the scene's).
 
     ``mapping`` sends a track channel to shape-key names (a user's character); without it a channel
-    keys the shape key of the same name. The track's ``head`` rotation drives the root bone, other
-    rotations the bones of their name; without an armature the head pose goes on the object.
+    keys the shape key of the same name; a key driven by several channels gets their maximum.
+    ``bones`` sends a track joint (head, neck, jaw, eye_L, eye_R) to the bone it drives; no other bone
+    is keyed. Without it (a built-in head) each joint drives its bone and the head the root bone.
+    Without an armature the head pose goes on the object. ``then`` runs on the finished take (tagging it,
+    placing its sound); on any error, there or in the bake, nothing of the take remains.
     """
+    options = options or BakeOptions()
     scene = bpy.context.scene
     fps = float(fps or scene_fps(scene))
+    number = actions.next_take_number()
+    meta = dict(track.meta, fps=fps, frame_start=frame_start)
+    take = actions.Take(take_name(track.meta, number), number, obj.name, meta)
+    frame_range = scene.frame_start, scene.frame_end
+    take.on_discard(lambda: setattr(scene, "frame_start", frame_range[0]))
+    take.on_discard(lambda: setattr(scene, "frame_end", frame_range[1]))
+    try:
+        result = _bake(take, obj, track, frame_start, fps, mapping, bones, options)
+        take.show()
+        scene.frame_start = min(scene.frame_start, frame_start)
+        scene.frame_end = max(scene.frame_end, result.frame_end)
+        if then is not None:
+            then(result)
+    except BaseException:
+        take.discard()
+        raise
+    return result
+
+
+def _bake(
+    take: actions.Take,
+    obj: bpy.types.Object,
+    track: TrackData,
+    frame_start: int,
+    fps: float,
+    mapping: dict[str, list[str]] | None,
+    bones: dict[str, str] | None,
+    options: BakeOptions,
+) -> BakeResult:
     keys = obj.data.shape_keys if obj.type == "MESH" else None
     blocks = keys.key_blocks if keys is not None else {}
     if mapping is None:
         mapping = {c: [c] for c in track.channels}
-    targets = [(i, b) for i, c in enumerate(track.channels) for b in mapping.get(c, []) if b in blocks]
-    keyed = {track.channels[i] for i, _ in targets}
+    by_block: dict[str, list[int]] = {}
+    for i, channel in enumerate(track.channels):
+        for block in mapping.get(channel, []):
+            if block in blocks and i not in by_block.get(block, []):
+                by_block.setdefault(block, []).append(i)
+    keyed = {track.channels[i] for columns in by_block.values() for i in columns}
     missing = [c for c in track.channels if c not in keyed]
+    combined = [f"{b} = max({', '.join(track.channels[i] for i in cols)})" for b, cols in by_block.items()
+                if len(cols) > 1]  # fmt: skip
 
-    values = resample_linear(track.values, track.fps, fps)
+    gain = np.array([options.gains.get(channel_group(c), 1.0) for c in track.channels], dtype=np.float64)
+    values = resample_linear(track.values, track.fps, fps) * gain
     n = len(values)
-    frames = frame_start + np.arange(n, dtype=np.float64)
-    quats = {k: resample_slerp(axis_angle_to_quat(v), track.fps, fps) for k, v in track.rotations.items()}
+    frames = frame_start + options.offset + np.arange(n, dtype=np.float64)
+    quats = {
+        k: resample_slerp(axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0)), track.fps, fps)
+        for k, v in track.rotations.items()
+    }
     translation = resample_linear(track.translation, track.fps, fps) if track.translation is not None else None
+    if translation is not None:
+        translation = translation * options.gains.get("head", 1.0)
 
-    number = actions.next_take_number()
-    meta = dict(track.meta, fps=fps, frame_start=frame_start)
-    take = actions.Take(take_name(track.meta, number), number, obj.name, meta)
-    result = BakeResult(number, take.name, frame_start, frame_start + n - 1, len(keyed), missing_channels=missing)
+    result = BakeResult(take.number, take.name, frame_start, frame_start + n - 1, len(keyed),
+                        missing_channels=missing, combined=combined)  # fmt: skip
 
     # shape keys: the track's channels, then pose correctives driven by the joints' R - I
-    shape_paths = [(_path(b), 0) for _, b in targets]
-    shape_values = [values[:, i] for i, _ in targets]
+    shape_paths = [(_path(b), 0) for b in by_block]
+    shape_values = [values[:, cols].max(axis=1) for cols in by_block.values()]
     if keys is not None and CORRECTIVES_PROP in obj:
         identity = np.eye(3)
         for joint in json.loads(obj[CORRECTIVES_PROP]):
@@ -123,16 +219,14 @@ def bake_track(
                     shape_values.append(entries[:, e])
     if shape_paths:
         for curve, column in zip(take.fcurves("shape_keys", keys, shape_paths), shape_values, strict=True):
-            actions.write_keys(curve, frames, column)
+            actions.write_keys(curve, frames, column, options.tolerance)
 
     arm = head_armature(obj) if obj.type == "MESH" else None
     if arm is not None:
-        _bake_bones(take, arm, quats, translation, frames, result)
-    elif "head" in quats or translation is not None:
-        _bake_object_pose(take, obj, quats.get("head"), translation, frames)
-
-    scene.frame_start = min(scene.frame_start, frame_start)
-    scene.frame_end = max(scene.frame_end, result.frame_end)
+        picks = default_bones(arm, list(quats)) if bones is None else bones
+        _bake_bones(take, arm, quats, translation, frames, picks, options.tolerance, result)
+    elif bones is None and ("head" in quats or translation is not None):
+        _bake_object_pose(take, obj, quats.get("head"), translation, frames, options.tolerance, result)
     return result
 
 
@@ -142,29 +236,33 @@ def _bake_bones(
     quats: dict[str, np.ndarray],
     translation: np.ndarray | None,
     frames: np.ndarray,
+    picks: dict[str, str],
+    tolerance: float,
     result: BakeResult,
 ) -> None:
-    root = _root_bone(arm)
-    per_bone = {(root.name if name == "head" else name): q for name, q in quats.items()}
+    """Key the picked bones only, each in its own rotation mode; the head's translation goes on the head
+    bone when it can move (a root or unconnected bone)."""
     paths: list[tuple[str, int]] = []
     columns: list[np.ndarray] = []
-    for name, q in per_bone.items():
+    for joint, name in picks.items():
         bone = arm.data.bones.get(name)
-        if bone is None:
+        if bone is None or joint not in quats or name in result.keyed_bones:
             continue
-        arm.pose.bones[name].rotation_mode = "QUATERNION"
-        local = _to_bone_space(q, bone)
-        paths += [(_bone_path(name, "rotation_quaternion"), k) for k in range(4)]
-        columns += [local[:, k] for k in range(4)]
+        prop, cols = rotation_columns(arm.pose.bones[name].rotation_mode, _to_bone_space(quats[joint], bone))
+        paths += [(_bone_path(name, prop), k) for k in range(len(cols))]
+        columns += cols
         result.keyed_bones.append(name)
-    if translation is not None:
-        rest = np.array(root.matrix_local.to_3x3())
+    head = arm.data.bones.get(picks.get("head", ""))
+    if translation is not None and head is not None and not head.use_connect:
+        rest = np.array(head.matrix_local.to_3x3())
         local_t = translation @ rest  # Bᵀ·t for each row
-        paths += [(_bone_path(root.name, "location"), k) for k in range(3)]
+        paths += [(_bone_path(head.name, "location"), k) for k in range(3)]
         columns += [local_t[:, k] for k in range(3)]
     if paths:
+        if actions.has_own_animation(arm):
+            result.layered.append(arm.name)
         for curve, column in zip(take.fcurves("bones", arm, paths), columns, strict=True):
-            actions.write_keys(curve, frames, column)
+            actions.write_keys(curve, frames, column, tolerance)
 
 
 def _bake_object_pose(
@@ -173,22 +271,27 @@ def _bake_object_pose(
     head: np.ndarray | None,
     translation: np.ndarray | None,
     frames: np.ndarray,
+    tolerance: float,
+    result: BakeResult,
 ) -> None:
-    """Head pose of a rig without bones (BFM): rotate/move the object about its rest placement."""
+    """Head pose of a rig without bones (BFM): rotate/move the object about its rest placement, keyed in
+    the object's own rotation mode."""
     if REST_PROP not in obj:
         rest_q = np.array(obj.matrix_basis.to_quaternion())
         obj[REST_PROP] = [*rest_q.tolist(), *obj.location]
+        take.on_discard(lambda: obj.pop(REST_PROP, None))
     rest = np.array(obj[REST_PROP], dtype=np.float64)
-    obj.rotation_mode = "QUATERNION"
     paths: list[tuple[str, int]] = []
     columns: list[np.ndarray] = []
     if head is not None:
-        q = make_continuous(quat_multiply(rest[:4], head))
-        paths += [("rotation_quaternion", k) for k in range(4)]
-        columns += [q[:, k] for k in range(4)]
+        prop, cols = rotation_columns(obj.rotation_mode, make_continuous(quat_multiply(rest[:4], head)))
+        paths += [(prop, k) for k in range(len(cols))]
+        columns += cols
     if translation is not None:
         world = translation @ quat_to_matrix(rest[:4]).T * np.array(obj.scale) + rest[4:]
         paths += [("location", k) for k in range(3)]
         columns += [world[:, k] for k in range(3)]
+    if actions.has_own_animation(obj):
+        result.layered.append(obj.name)
     for curve, column in zip(take.fcurves("object", obj, paths), columns, strict=True):
-        actions.write_keys(curve, frames, column)
+        actions.write_keys(curve, frames, column, tolerance)

@@ -1,9 +1,11 @@
 """Match track channels (ARKit names) to a character's shape keys through editable presets.
 
-A preset is JSON: ``{"name", "description", "strip_prefixes": [...], "names": {channel: [key, ...]}}``.
-Explicit names win; otherwise a channel matches a shape key whose name is the same after
-normalising case, separators, camelCase and Left/Right/L/R sides (``jawOpen`` = ``Jaw_Open`` =
-``JAW-OPEN``, ``eyeBlinkLeft`` = ``EyeBlink_L`` = ``L_eyeBlink``), once a vendor prefix is stripped.
+A preset is JSON: ``{"name", "description", "strip_prefixes": [...], "strip_suffixes": [...],
+"names": {channel: [key, ...]}}``; its id is its file name. A shape key of exactly the channel's name wins,
+then the preset's vendor names, then a key whose name is the same after normalising case, separators,
+camelCase and Left/Right/L/R sides (``jawOpen`` = ``Jaw_Open`` = ``JAW-OPEN``, ``eyeBlinkLeft`` =
+``EyeBlink_L`` = ``L_eyeBlink``), once a vendor prefix or suffix is stripped. Rows of a character's mapping
+table (``"fixed"``: {channel: key}, set by hand) come before all of these.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import zlib
 from pathlib import Path
 
 import bpy
@@ -57,6 +60,20 @@ def preset_files() -> dict[str, Path]:
     return files
 
 
+def preset_number(name: str) -> int:
+    """A preset's stable enum number (its id's CRC): the scene keeps the same preset when others are added."""
+    return zlib.crc32(name.encode("utf-8")) & 0x7FFFFFFF
+
+
+def preset_label(path: Path, name: str) -> str:
+    """The preset's display name (its "name"), or its id when the file cannot be read."""
+    try:
+        label = json.loads(path.read_text(encoding="utf-8")).get("name")
+    except (OSError, ValueError, AttributeError):
+        return name
+    return str(label) if label else name
+
+
 def load_preset(name: str) -> dict:
     files = preset_files()
     if name not in files:
@@ -95,22 +112,62 @@ def match_channels(channels: list[str], shape_keys: list[str], preset: dict | No
     preset = preset or {}
     present = set(shape_keys)
     prefixes = sorted(preset.get("strip_prefixes", []), key=len, reverse=True)
+    suffixes = preset.get("strip_suffixes", [])
 
     def stripped(key: str) -> str:
-        for prefix in prefixes:
-            if re.match(prefix, key):
-                return re.sub(prefix, "", key, count=1)
+        for _ in range(len(prefixes)):  # prefixes may stack: Genesis8_1Female__facs_bs_...
+            prefix = next((p for p in prefixes if re.match(p, key)), None)
+            if prefix is None:
+                break
+            key = re.sub(prefix, "", key, count=1)
+        for suffix in suffixes:
+            key = re.sub(suffix, "", key, count=1)
         return key
 
     by_norm: dict[str, str] = {}
     for key in shape_keys:
         by_norm.setdefault(normalise(stripped(key)), key)
     explicit = preset.get("names", {})
+    fixed = preset.get("fixed", {})
     result: dict[str, list[str]] = {}
     for channel in channels:
-        named = [k for k in explicit.get(channel, []) if k in present]
+        named = [fixed[channel]] if fixed.get(channel) in present else []
+        if not named and channel in present:
+            named = [channel]
+        if not named:
+            named = [k for k in explicit.get(channel, []) if k in present]
         if not named and normalise(channel) in by_norm:
             named = [by_norm[normalise(channel)]]
         if named:
             result[channel] = named
     return result
+
+
+def with_fixes(preset: dict, fixes: dict[str, str]) -> dict:
+    """``preset`` with a character's mapping-table rows (channel → shape key), which win over everything."""
+    return {**preset, "fixed": dict(fixes)}
+
+
+_SIDE = re.compile(r"(Left|Right)$")
+
+
+def mapping_warnings(channels: list[str], chosen: dict[str, list[str]]) -> list[str]:
+    """What an artist should know before a take is made: one side of a left/right pair without a shape
+    key, and shape keys that several channels drive (they get the channels' maximum)."""
+    warnings = []
+    for channel in channels:
+        side = _SIDE.search(channel)
+        if side is None or side.group(1) != "Left":
+            continue
+        other = channel[: side.start()] + "Right"
+        if other in channels and (channel in chosen) != (other in chosen):
+            found, lost = (channel, other) if channel in chosen else (other, channel)
+            warnings.append(f"{found} drives '{chosen[found][0]}' but {lost} finds no shape key: that side moves alone")
+    drivers: dict[str, list[str]] = {}
+    for channel, keys in chosen.items():
+        for key in keys:
+            drivers.setdefault(key, []).append(channel)
+    for key, several in drivers.items():
+        if len(several) > 1:
+            warnings.append(f"'{key}' is driven by {' and '.join(several)}: it gets their maximum")
+    return warnings

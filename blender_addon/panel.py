@@ -27,6 +27,17 @@ def _wrapped(layout: bpy.types.UILayout, text: str, icon: str = "NONE", width: i
         col.label(text=line, icon=icon if first else "BLANK1")
 
 
+class MOUTHPIECE_UL_mapping(bpy.types.UIList):
+    """The mapping table: each channel with a picker of the character's shape keys."""
+
+    def draw_item(self, context, layout, _data, item, _icon, _active_data, _active_prop, _index=0, _flt_flag=0):
+        row = layout.row(align=True)
+        row.label(text=item.channel)
+        keys = context.object.data.shape_keys if context.object is not None else None
+        if keys is not None:
+            row.prop_search(item, "key", keys, "key_blocks", text="")
+
+
 class MOUTHPIECE_PT_main(_Panel, bpy.types.Panel):
     bl_label = "Mouthpiece"
 
@@ -73,6 +84,23 @@ class MOUTHPIECE_PT_head(_Panel, bpy.types.Panel):
             row = col.row(align=True)
             row.operator("mouthpiece.edit_mapping", icon="TEXT")
             row.operator("mouthpiece.save_mapping", icon="FILE_TICK")
+            if obj.data.shape_keys is not None:
+                box = layout.box()
+                row = box.row()
+                row.label(text="Mapping table (a row you set wins)", icon="PRESET")
+                row.operator("mouthpiece.fill_mapping_table", text="", icon="FILE_REFRESH")
+                if len(obj.mouthpiece.fixes):
+                    box.template_list("MOUTHPIECE_UL_mapping", "", obj.mouthpiece, "fixes", obj.mouthpiece,
+                                      "fix_index", rows=6)  # fmt: skip
+            arm = head_armature(obj)
+            if arm is not None:
+                box = layout.box()
+                row = box.row()
+                row.label(text=f"Bones keyed in '{arm.name}' (empty: none)", icon="BONE_DATA")
+                row.operator("mouthpiece.suggest_bones", text="", icon="VIEWZOOM")
+                col = box.column(align=True)
+                for prop in ("bone_head", "bone_neck", "bone_jaw", "bone_eye_l", "bone_eye_r"):
+                    col.prop_search(settings, prop, arm.data, "bones")
 
 
 class MOUTHPIECE_PT_audio(_Panel, bpy.types.Panel):
@@ -126,6 +154,18 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
             if settings.head_motion_source == "SADTALKER":
                 col.prop(settings, "pose_style")
         col.prop(settings, "seed")
+        box = layout.box()
+        box.label(text="Keys", icon="KEYFRAME")
+        col = box.column(align=True)
+        for prop in ("gain_mouth", "gain_brows", "gain_eyes", "gain_head"):
+            col.prop(settings, prop, slider=True)
+        col = box.column()
+        col.prop(settings, "time_offset")
+        row = col.row(align=True)
+        row.prop(settings, "reduce_keys")
+        sub = row.row()
+        sub.enabled = settings.reduce_keys
+        sub.prop(settings, "key_tolerance", text="")
 
         ready = info is None or info.get("ready", False)
         row = layout.row()
@@ -149,9 +189,7 @@ class MOUTHPIECE_PT_takes(_Panel, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         settings = context.scene.mouthpiece
-        row = layout.row(align=True)
-        row.prop(settings, "take", text="")
-        row.operator("mouthpiece.use_take", text="", icon="CHECKMARK")
+        layout.prop(settings, "take", text="Playing")
         layout.operator("mouthpiece.push_to_nla", icon="NLA_PUSHDOWN")
         layout.operator("mouthpiece.render_preview", icon="RENDER_ANIMATION")
 
@@ -182,6 +220,7 @@ class MOUTHPIECE_PT_portrait(_Panel, bpy.types.Panel):
 
 
 CLASSES = (
+    MOUTHPIECE_UL_mapping,
     MOUTHPIECE_PT_main,
     MOUTHPIECE_PT_head,
     MOUTHPIECE_PT_audio,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import bpy
 import numpy as np
@@ -10,6 +11,8 @@ from mathutils import Vector
 
 FOCAL_MM = 85.0
 SENSOR_MM = 36.0
+HEAD_HEIGHT = 0.72  # of the frame's height
+HEADROOM = 0.06
 
 
 def _world_bounds(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
@@ -17,21 +20,37 @@ def _world_bounds(obj: bpy.types.Object) -> tuple[np.ndarray, np.ndarray]:
     return corners.min(axis=0), corners.max(axis=0)
 
 
-def frame_camera(scene: bpy.types.Scene, obj: bpy.types.Object, margin: float = 1.25) -> bpy.types.Object:
-    """A camera in front of the face (-Y, Blender's front view) that frames ``obj`` with a margin."""
+def face_bounds(obj: bpy.types.Object, head_bone: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """World bounds of the head: the vertices the head bone moves (weight ≥ 0.5 in its group) when ``obj`` is a
+    whole character, else the object's bounds."""
+    group = obj.vertex_groups.get(head_bone) if head_bone and obj.type == "MESH" else None
+    if group is not None:
+        index = group.index
+        co = [v.co for v in obj.data.vertices if any(g.group == index and g.weight >= 0.5 for g in v.groups)]
+        if len(co) >= 4:
+            world = np.array([obj.matrix_world @ c for c in co])
+            return world.min(axis=0), world.max(axis=0)
+    return _world_bounds(obj)
+
+
+def frame_camera(scene: bpy.types.Scene, obj: bpy.types.Object, head_bone: str = "") -> bpy.types.Object:
+    """A camera in front of the face (-Y, Blender's front view), a head-and-shoulders close-up: the head
+    fills about 72% of the frame's height under a little headroom, the neck and shoulders below it."""
     bpy.context.view_layer.update()
-    lo, hi = _world_bounds(obj)
+    lo, hi = face_bounds(obj, head_bone)
     centre, size = (lo + hi) / 2, hi - lo
     half_fov = math.atan(SENSOR_MM / 2 / FOCAL_MM)
     aspect = scene.render.resolution_x / max(scene.render.resolution_y, 1)
-    half_extent = 0.5 * margin * max(size[0] / min(aspect, 1.0), size[2] * max(aspect, 1.0))
+    frame_height = max(size[2] / HEAD_HEIGHT, size[0] * 1.15 / aspect)
+    half_extent = 0.5 * frame_height * (aspect if aspect >= 1.0 else 1.0)  # the sensor fits the longer side
+    target_z = hi[2] + HEADROOM * frame_height - frame_height / 2
     distance = half_extent / math.tan(half_fov) + size[1] / 2
     data = bpy.data.cameras.new("Mouthpiece Camera")
     data.lens, data.sensor_width, data.sensor_fit = FOCAL_MM, SENSOR_MM, "AUTO"
     data.clip_start, data.clip_end = distance / 100, distance * 10
     camera = bpy.data.objects.new("Mouthpiece Camera", data)
     scene.collection.objects.link(camera)
-    camera.location = (centre[0], centre[1] - distance, centre[2])
+    camera.location = (centre[0], lo[1] + size[1] / 2 - distance, target_z)
     camera.rotation_euler = (math.pi / 2, 0.0, 0.0)
     scene.camera = camera
     return camera
@@ -108,6 +127,39 @@ def snapshot_settings(scene: bpy.types.Scene) -> list[tuple[str, object]]:
 def restore_settings(scene: bpy.types.Scene, snapshot: list[tuple[str, object]]) -> None:
     for path, value in snapshot:
         setattr(*_resolve(scene, path), value)
+
+
+def preview_session(
+    scene: bpy.types.Scene,
+    obj: bpy.types.Object | None,
+    filepath: str,
+    resolution: tuple[int, int],
+    head_bone: str = "",
+) -> Callable[[], None]:
+    """Set the scene up for a preview of ``obj``'s face (its own camera, Workbench, video with sound); returns
+    the function that puts every setting it touched back (camera, world and its colour, render settings)
+    and removes what it added."""
+    snapshot = snapshot_settings(scene)
+    camera, world = scene.camera, scene.world
+    colour = tuple(world.color) if world is not None else None
+    worlds = set(bpy.data.worlds)
+    setup_preview_render(scene, filepath, resolution)
+    added = frame_camera(scene, obj, head_bone) if obj is not None else None
+
+    def restore() -> None:
+        restore_settings(scene, snapshot)
+        scene.camera = camera
+        scene.world = world
+        if world is not None and colour is not None:
+            world.color = colour
+        for made in set(bpy.data.worlds) - worlds:
+            bpy.data.worlds.remove(made)
+        if added is not None:
+            data = added.data
+            bpy.data.objects.remove(added)
+            bpy.data.cameras.remove(data)
+
+    return restore
 
 
 def render_animation(scene: bpy.types.Scene) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import (
     BoolProperty,
+    CollectionProperty,
     EnumProperty,
     FloatProperty,
     IntProperty,
@@ -116,21 +117,65 @@ def _strips(_self, context) -> list[tuple]:
     return _strip_items
 
 
+OWN = 0  # the Takes list's entry for the artist's own animation
+
+
 def _takes(_self, context) -> list[tuple]:
+    from .head import head_ids
+
     _take_items.clear()
     obj = context.object
-    for number, name in actions.takes_of(obj.name) if obj else []:
-        _take_items.append((str(number), name, f"take {number}", number))
-    if not _take_items:
-        _take_items.append(("0", "(no takes yet)", "Generate to make the first take", 0))
+    takes = actions.takes_of(obj.name) if obj else []
+    if not takes:
+        _take_items.append(("0", "(no takes yet)", "Generate to make the first take", OWN))
+        return _take_items
+    own = actions.own_action(head_ids(obj))
+    label = f"Own animation: {own}" if own else "Own animation (no take)"
+    _take_items.append(("0", label, "Your own animation: the action a take replaced, takes off", "USER", OWN))
+    for number, name in takes:
+        _take_items.append((str(number), name, f"take {number}", "ACTION", number))
     return _take_items
+
+
+def _get_take(_self) -> int:
+    """The take playing on the active head (OWN when none): the list always shows what plays."""
+    from .head import head_ids
+
+    obj = bpy.context.object
+    if obj is None:
+        return OWN
+    take = actions.current_take(head_ids(obj))
+    return int(take[actions.TAKE_PROP]) if take is not None and take.get(actions.HEAD_PROP) == obj.name else OWN
+
+
+def _set_take(_self, value: int) -> None:
+    from .operators import switch_take
+
+    if bpy.context.object is not None:
+        switch_take(bpy.context, bpy.context.object, value)
 
 
 def _presets(_self, _context) -> list[tuple]:
     _preset_items.clear()
-    for i, name in enumerate(mapping.preset_files()):
-        _preset_items.append((name, name, f"shape-key name mapping '{name}'", i))
+    for name, path in mapping.preset_files().items():
+        label = mapping.preset_label(path, name)
+        _preset_items.append((name, label, f"shape-key name mapping '{name}'", mapping.preset_number(name)))
     return _preset_items
+
+
+class MouthpieceNameFix(bpy.types.PropertyGroup):
+    """One row of a character's mapping table: a track channel and the shape key it drives."""
+
+    channel: StringProperty(name="Channel", description="The track's channel (ARKit name)")
+    key: StringProperty(name="Shape Key", description="The shape key it drives (empty: as the name mapping says)")
+
+
+class MouthpieceCharacter(bpy.types.PropertyGroup):
+    """Per character (mesh object): the mapping table that overrides the name mapping's choices.
+    (No methods here: bpy 4.2 crashes at exit after unregistering a property group that has one.)"""
+
+    fixes: CollectionProperty(type=MouthpieceNameFix)
+    fix_index: IntProperty()
 
 
 class MouthpieceSettings(bpy.types.PropertyGroup):
@@ -177,9 +222,40 @@ class MouthpieceSettings(bpy.types.PropertyGroup):
     seed: IntProperty(name="Seed", description="Variation: the same seed gives the same take", default=0, min=0)
     start_frame: IntProperty(name="Start Frame", description="Frame where the take and its sound start", default=1)
     mapping_preset: EnumProperty(
-        name="Name Mapping", description="How track channels find your character's shape keys", items=_presets
+        name="Name Mapping",
+        description="How track channels find your character's shape keys (the choice is kept in the .blend)",
+        items=_presets,
+        default=mapping.preset_number("arkit"),
     )
-    take: EnumProperty(name="Take", description="Takes made for the active head", items=_takes)
+    take: EnumProperty(
+        name="Take", description="What plays on the active head: one of its takes, or your own animation",
+        items=_takes, get=_get_take, set=_set_take,
+    )  # fmt: skip
+    bones_armature: StringProperty(name="Picked For", description="The armature whose bones are picked below")
+    bone_head: StringProperty(name="Head Bone", description="Bone the head motion turns (empty: none)")
+    bone_neck: StringProperty(name="Neck Bone", description="Bone the neck motion turns (empty: none)")
+    bone_jaw: StringProperty(name="Jaw Bone", description="Bone the jaw rotation opens (empty: none)")
+    bone_eye_l: StringProperty(name="Left Eye Bone", description="Bone the left eye's gaze turns (empty: none)")
+    bone_eye_r: StringProperty(name="Right Eye Bone", description="Bone the right eye's gaze turns (empty: none)")
+    gain_mouth: FloatProperty(name="Mouth", description="Scales the mouth, jaw, cheek and nose channels",
+                              default=1.0, min=0.0, soft_max=2.0)  # fmt: skip
+    gain_brows: FloatProperty(name="Brows", description="Scales the brow channels", default=1.0, min=0.0,
+                              soft_max=2.0)  # fmt: skip
+    gain_eyes: FloatProperty(name="Eyes", description="Scales blinks, squints and gaze", default=1.0, min=0.0,
+                             soft_max=2.0)  # fmt: skip
+    gain_head: FloatProperty(name="Head Motion", description="Scales the head and neck motion", default=1.0,
+                             min=0.0, soft_max=2.0)  # fmt: skip
+    time_offset: FloatProperty(
+        name="Offset", description="Frames the face moves later than its sound (negative: earlier)",
+        default=0.0, soft_min=-12.0, soft_max=12.0,
+    )  # fmt: skip
+    reduce_keys: BoolProperty(
+        name="Reduce Keys", description="Key only what the curve needs to stay within the tolerance", default=False
+    )
+    key_tolerance: FloatProperty(
+        name="Tolerance", description="How far the reduced curves may stray from the full take",
+        default=0.01, min=0.0001, soft_max=0.1, precision=4,
+    )  # fmt: skip
     portrait_image: StringProperty(
         name="Portrait", description="Photo of a face (PNG/JPEG), framed like a passport photo; centre-cropped",
         subtype="FILE_PATH",
@@ -205,6 +281,11 @@ class MouthpiecePreferences(bpy.types.AddonPreferences):
         description="Command that starts a local server (its port is taken from the Server URL)",
         default="mouthpiece serve",
     )
+    job_timeout: FloatProperty(
+        name="Background Timeout (s)",
+        description="In background runs and scripts, give up on a job after this many seconds (and cancel it)",
+        default=600.0, min=0.1,
+    )  # fmt: skip
 
     def draw(self, _context) -> None:
         col = self.layout.column()
@@ -212,6 +293,7 @@ class MouthpiecePreferences(bpy.types.AddonPreferences):
         col.prop(self, "token")
         col.prop(self, "server_command")
         col.prop(self, "auto_start")
+        col.prop(self, "job_timeout")
 
 
 def preferences(context: bpy.types.Context) -> MouthpiecePreferences | None:
@@ -219,16 +301,18 @@ def preferences(context: bpy.types.Context) -> MouthpiecePreferences | None:
     return addon.preferences if addon else None
 
 
-CLASSES = (MouthpieceSettings, MouthpiecePreferences)
+CLASSES = (MouthpieceNameFix, MouthpieceCharacter, MouthpieceSettings, MouthpiecePreferences)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     bpy.types.Scene.mouthpiece = PointerProperty(type=MouthpieceSettings)
+    bpy.types.Object.mouthpiece = PointerProperty(type=MouthpieceCharacter)
 
 
 def unregister() -> None:
+    del bpy.types.Object.mouthpiece
     del bpy.types.Scene.mouthpiece
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

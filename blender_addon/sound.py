@@ -33,9 +33,14 @@ def _grow_range(scene: bpy.types.Scene, strip: bpy.types.Strip) -> None:
     scene.frame_end = max(scene.frame_end, int(strip.frame_final_end) - 1)
 
 
+def sync_to_audio(scene: bpy.types.Scene) -> None:
+    """Playback keeps pace with the sound (frames are dropped rather than the voice drifting)."""
+    scene.sync_mode = "AUDIO_SYNC"
+
+
 def place_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str | None = None) -> bpy.types.Strip:
     """Add ``filepath`` as a sound strip starting at ``frame_start`` on the lowest channel free over
-    its length, and grow the scene's frame range to its end."""
+    its length, grow the scene's frame range to its end and sync playback to the sound."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
     strips = _strips(editor)
     others = list(strips)
@@ -43,7 +48,36 @@ def place_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: s
     strip = strips.new_sound(name or os.path.basename(filepath), filepath, top, int(frame_start))
     _settle(strip, others, top)
     _grow_range(scene, strip)
+    sync_to_audio(scene)
     return strip
+
+
+def find_sound(scene: bpy.types.Scene, filepath: str, frame_start: int) -> bpy.types.Strip | None:
+    """The sound strip playing ``filepath`` from ``frame_start``, if there is one."""
+    path = os.path.normpath(bpy.path.abspath(filepath))
+    for strip in sound_strips(scene):
+        if int(strip.frame_start) == int(frame_start) and os.path.normpath(strip_filepath(strip)) == path:
+            return strip
+    return None
+
+
+def take_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str) -> bpy.types.Strip:
+    """The sound strip of ``filepath`` at ``frame_start``: the one already there (unmuted), else a new one."""
+    strip = find_sound(scene, filepath, frame_start)
+    if strip is None:
+        return place_sound(scene, filepath, frame_start, name)
+    strip.mute = False
+    sync_to_audio(scene)
+    return strip
+
+
+def solo(scene: bpy.types.Scene, playing: str, others: set[str]) -> None:
+    """Unmute the strip named ``playing`` and mute the strips in ``others`` (other takes' sounds)."""
+    for strip in sound_strips(scene):
+        if strip.name == playing:
+            strip.mute = False
+        elif strip.name in others:
+            strip.mute = True
 
 
 def place_movie(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import time
@@ -29,10 +30,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--start-frame", type=int, default=1, help="frame where the animation and sound start (default 1)"
     )
-    parser.add_argument("--fps", type=int, default=30, help="scene frame rate (default 30)")
+    parser.add_argument(
+        "--fps", type=_rate, default=30.0, help="scene frame rate, also fractional: 23.976, 29.97 (default 30)"
+    )
     add_engine_arguments(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     parser.add_argument("--verbose", action="store_true", help="show Blender's own log lines")
+
+
+def _rate(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a frame rate like 24, 23.976 or 29.97, not '{text}'") from None
+
+
+def scene_rate(fps: float) -> tuple[int, float]:
+    """Blender's (fps, fps_base) for a rate: 30 → (30, 1.0); the NTSC rates 23.976 and 29.97 → (24, 1.001) and
+    (30, 1.001); any other fraction → the next whole rate slowed to it."""
+    whole = round(fps)
+    if abs(fps - whole) < 1e-6:
+        return whole, 1.0
+    ntsc = round(fps * 1.001)
+    if abs(ntsc / 1.001 - fps) < 5e-3:
+        return ntsc, 1.001
+    whole = math.ceil(fps)
+    return whole, whole / fps
 
 
 def _resolution(text: str) -> tuple[int, int]:
@@ -134,7 +157,7 @@ def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, in
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
-    scene.render.fps, scene.render.fps_base = args.fps, 1.0
+    scene.render.fps, scene.render.fps_base = scene_rate(args.fps)
     scene.frame_start = scene.frame_end = args.start_frame
     head = build_head(read_rig(rig.to_npz_bytes()), name=HEAD_NAMES.get(rig.name, f"{rig.name} Head"))
     result = bake_track(head, read_track(track.to_npz_bytes()), frame_start=args.start_frame)
@@ -167,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
         result = _build_scene(args, track, rig, resolution)
         if not args.quiet:
             print(f"wrote {args.output}: take '{result.name}', {track.duration:.1f} s animated in {seconds:.1f} s, "
-                  f"frames {result.frame_start}–{result.frame_end} at {args.fps} fps", file=out)  # fmt: skip
+                  f"frames {result.frame_start}–{result.frame_end} at {args.fps:g} fps", file=out)  # fmt: skip
         if args.video is not None:
             import bpy
 

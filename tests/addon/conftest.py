@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -74,3 +82,72 @@ def random_track(frames: int = 50, fps: float = 25.0, *, seed: int = 1, meta: di
         fps=fps, rig="arkit", channels=["jawOpen", "mouthSmileLeft", "eyeBlinkLeft"], values=values,
         rotations=rot, meta=meta or {"engine": "builtin", "emotion": "happy", "intensity": 0.7},
     )  # fmt: skip
+
+
+REPO = Path(__file__).resolve().parents[2]
+MOUTHPIECE = REPO / ".venv" / "bin" / "mouthpiece"  # the project's own command, whichever bpy runs the tests
+HELLO = REPO / "examples" / "hello.wav"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/v1/health", timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def mouthpiece_serve(data_dir: Path) -> Iterator[str]:
+    """A real ``mouthpiece serve`` process on a free 127.0.0.1 port (so the bpy 4.2 tests have one too)."""
+    if not MOUTHPIECE.exists():
+        pytest.skip("needs the project's .venv (bash scripts/setup.sh) for 'mouthpiece serve'")
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [str(MOUTHPIECE), "serve", "--port", url.rsplit(":", 1)[1], "--data-dir", str(data_dir)]
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 180  # a cold start on a busy machine
+        while not server_answers(url):
+            assert process.poll() is None and time.monotonic() < deadline, "mouthpiece serve did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.fixture(scope="module")
+def live_server(tmp_path_factory) -> Iterator[str]:
+    """One real server for a test module; yields its URL."""
+    with mouthpiece_serve(tmp_path_factory.mktemp("server")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def hello_clip(tmp_path_factory) -> Path:
+    """The first 2 s of examples/hello.wav ("Hello! My name is..."), 16 kHz."""
+    import soundfile
+
+    samples, rate = soundfile.read(str(HELLO), dtype="float32")
+    path = tmp_path_factory.mktemp("clip") / "hello2s.wav"
+    soundfile.write(str(path), samples[: 2 * rate], rate)
+    return path
+
+
+@contextmanager
+def enabled_addon() -> Iterator[bpy.types.AddonPreferences]:
+    """The add-on registered as Blender loads it; yields its preferences."""
+    import addon_utils
+
+    module = addon_utils.enable("blender_addon", default_set=True, handle_error=None)
+    assert module is not None, "the add-on did not load"
+    try:
+        yield bpy.context.preferences.addons["blender_addon"].preferences
+    finally:
+        addon_utils.disable("blender_addon", default_set=True)

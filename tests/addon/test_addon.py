@@ -23,8 +23,9 @@ from core.audio import SAMPLE_RATE, load_audio, write_wav
 from tests.server.test_server import serve as run_server
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
-OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "push_to_nla",
-             "edit_mapping", "save_mapping", "check_mapping", "render_preview", "render_portrait")  # fmt: skip
+OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "suggest_bones", "push_to_nla",
+             "edit_mapping", "save_mapping", "fill_mapping_table", "check_mapping", "render_preview",
+             "render_portrait")  # fmt: skip
 PANELS = ("MOUTHPIECE_PT_main", "MOUTHPIECE_PT_head", "MOUTHPIECE_PT_audio", "MOUTHPIECE_PT_animation",
           "MOUTHPIECE_PT_takes", "MOUTHPIECE_PT_portrait")  # fmt: skip
 
@@ -82,6 +83,7 @@ def test_generate_without_a_server_says_how_to_start_one(scene, tmp_path):
         with pytest.raises(RuntimeError, match="no shape keys"):
             bpy.ops.mouthpiece.generate()
         obj.shape_key_add(name="Basis")
+        obj.shape_key_add(name="jawOpen")
         scene.mouthpiece.audio_file = str(wav)
         with pytest.raises(RuntimeError, match=r"cannot reach the Mouthpiece server at .*Start Local Server"):
             bpy.ops.mouthpiece.generate()
@@ -167,6 +169,15 @@ class CheckingLayout:
     def prop(self, data, name: str, **_k) -> None:
         assert name in data.bl_rna.properties, f"{data} has no property '{name}'"
 
+    def template_list(self, list_type: str, _id: str, data, name: str, active_data, active_name: str, **_k) -> None:
+        assert hasattr(bpy.types, list_type), list_type
+        assert name in data.bl_rna.properties and active_name in active_data.bl_rna.properties
+        self.log.append(f"list {name}: {len(getattr(data, name))} rows")
+
+    def prop_search(self, data, name: str, search_data, search_name: str, **_k) -> None:
+        self.prop(data, name)
+        assert search_name in search_data.bl_rna.properties, f"{search_data} has no collection '{search_name}'"
+
     def operator(self, idname: str, **_k) -> None:
         module, _, name = idname.partition(".")
         assert hasattr(bpy.types, f"{module.upper()}_OT_{name}"), idname
@@ -211,6 +222,20 @@ def test_panels_draw_every_state(scene):
         assert "Server 0.1.0 · cpu" in log and "animating 40%" in log and "Esc cancels" in log
         assert "EMOTE weights are missing: put them in X" in " ".join(log)
         JobState.running = False
+
+        from .characters import body_character
+
+        body_character(["jawOpen", "eyeBlinkLeft"])  # an artist's character: bone pickers and the mapping
+        log.clear()
+        for name in names:
+            getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
+        assert "Bones keyed in 'Body rig' (empty: none)" in log and "Keys" in log
+        assert bpy.ops.mouthpiece.suggest_bones() == {"FINISHED"}
+        assert (scene.mouthpiece.bone_head, scene.mouthpiece.bone_neck) == ("head", "neck")
+        assert bpy.ops.mouthpiece.fill_mapping_table() == {"FINISHED"}
+        log.clear()
+        bpy.types.MOUTHPIECE_PT_head.draw(panel, bpy.context)
+        assert "list fixes: 52 rows" in log
         ServerCache.health, ServerCache.engines = None, []
 
 

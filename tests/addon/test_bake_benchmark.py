@@ -50,5 +50,6 @@ def test_bulk_bake_is_fast_and_far_faster_than_keyframe_insert(scene):
     insert = per_key * FRAMES * CHANNELS
     print(f"\nbake {CHANNELS} channels x {FRAMES} frames: foreach_set {bulk * 1000:.0f} ms, "
           f"keyframe_insert ~{insert:.1f} s (scaled from {SAMPLED} frames): {insert / bulk:.0f}x faster")  # fmt: skip
-    assert bulk < 0.1, f"bulk bake took {bulk:.3f} s of CPU; the target is 0.1 s"
+    # the target includes fcurve.update() (correct handles), about a third of the time
+    assert bulk < 0.15, f"bulk bake took {bulk:.3f} s of CPU; the target is 0.15 s"
     assert insert / bulk > 10

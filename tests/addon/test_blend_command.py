@@ -47,6 +47,23 @@ def test_blend_writes_a_scene_that_reopens_with_the_animation(clip, tmp_path, ca
     assert strip.frame_start == 5 and strip.sound.packed_file is not None
     assert scene.render.resolution_x == 640 and scene.render.image_settings.file_format == "FFMPEG"
     assert scene.render.filepath == "//scene.mp4"  # beside the .blend
+    assert scene.sync_mode == "AUDIO_SYNC"  # playback keeps to the sound
+
+
+def test_blend_takes_fractional_frame_rates(clip, tmp_path):
+    from server.commands.blend import scene_rate
+
+    assert (scene_rate(30.0), scene_rate(23.976), scene_rate(29.97), scene_rate(12.5)) == (
+        (30, 1.0), (24, 1.001), (30, 1.001), (13, 13 / 12.5))  # fmt: skip
+    out = tmp_path / "ntsc.blend"
+    assert main(["blend", str(clip), "-o", str(out), "--fps", "23.976", "-q"]) == 0
+    bpy.ops.wm.open_mainfile(filepath=str(out))
+    scene = bpy.context.scene
+    assert (scene.render.fps, scene.render.fps_base) == (24, pytest.approx(1.001))
+    assert scene.frame_end - scene.frame_start + 1 == 48  # 2 s at 23.976 fps (47.95 frames, the last included)
+    keys = bpy.data.objects["Mouthpiece Head"].data.shape_keys
+    meta = actions.take_meta(keys.animation_data.action)
+    assert meta["fps"] == pytest.approx(23.976, abs=1e-3)
 
 
 def test_blend_refuses_bad_arguments_in_one_line(clip, tmp_path, capsys):
@@ -56,6 +73,9 @@ def test_blend_refuses_bad_arguments_in_one_line(clip, tmp_path, capsys):
     assert "audio file not found" in capsys.readouterr().err
     assert main(["blend", str(clip), "-o", str(tmp_path / "s.blend"), "--resolution", "big"]) == 2
     assert "--resolution must look like 640x640" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["blend", str(clip), "-o", str(tmp_path / "s.blend"), "--fps", "fast"])
+    assert "must be a frame rate like 24, 23.976 or 29.97, not 'fast'" in capsys.readouterr().err
 
 
 @pytest.mark.slow

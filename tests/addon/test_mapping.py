@@ -69,3 +69,93 @@ def test_bad_presets_say_what_is_wrong():
         mapping.parse_preset('{"names": {"jawOpen": 3}}', "x")
     with pytest.raises(KeyError, match="no mapping preset 'nope'"):
         mapping.load_preset("nope")
+
+
+CC4_KEYS = [
+    "Brow_Drop_L", "Brow_Drop_R", "Brow_Raise_Inner_L", "Brow_Raise_Inner_R", "Brow_Raise_Outer_L",
+    "Brow_Raise_Outer_R", "Brow_Compress_L", "Eye_Blink_L", "Eye_Blink_R", "Eye_Squint_L", "Eye_Squint_R",
+    "Eye_Wide_L", "Eye_Wide_R", "Eye_L_Look_Up", "Eye_R_Look_Up", "Eye_L_Look_Down", "Eye_R_Look_Down",
+    "Eye_L_Look_L", "Eye_L_Look_R", "Eye_R_Look_L", "Eye_R_Look_R", "Cheek_Puff_L", "Cheek_Puff_R", "Cheek_Raise_L",
+    "Cheek_Raise_R", "Cheek_Suck_L", "Jaw_Open", "Jaw_Forward", "Jaw_Backward", "Jaw_L", "Jaw_R", "Mouth_Close",
+    "Mouth_Funnel_Up_L", "Mouth_Funnel_Up_R", "Mouth_Funnel_Down_L", "Mouth_Funnel_Down_R", "Mouth_Pucker_Up_L",
+    "Mouth_Pucker_Up_R", "Mouth_Pucker_Down_L", "Mouth_Pucker_Down_R", "Mouth_L", "Mouth_R", "Mouth_Smile_L",
+    "Mouth_Smile_R", "Mouth_Smile_Sharp_L", "Mouth_Frown_L", "Mouth_Frown_R", "Mouth_Dimple_L", "Mouth_Dimple_R",
+    "Mouth_Stretch_L", "Mouth_Stretch_R", "Mouth_Roll_In_Lower_L", "Mouth_Roll_In_Lower_R", "Mouth_Roll_In_Upper_L",
+    "Mouth_Roll_In_Upper_R", "Mouth_Shrug_Lower", "Mouth_Shrug_Upper", "Mouth_Press_L", "Mouth_Press_R",
+    "Mouth_Down_Lower_L", "Mouth_Down_Lower_R", "Mouth_Up_Upper_L", "Mouth_Up_Upper_R", "Mouth_Tighten_L",
+    "Nose_Sneer_L", "Nose_Sneer_R", "Tongue_Out", "Tongue_Up",
+]  # fmt: skip
+
+
+def test_a_cc4_named_character_matches_all_52():
+    found = mapping.match_channels(list(mapping.ARKIT_CHANNELS), CC4_KEYS, mapping.load_preset("cc4"))
+    assert len(found) == 52
+    assert found["eyeLookInLeft"] == ["Eye_L_Look_R"] and found["cheekSquintLeft"] == ["Cheek_Raise_L"]
+    assert found["mouthFunnel"] == ["Mouth_Funnel_Up_L", "Mouth_Funnel_Up_R", "Mouth_Funnel_Down_L",
+                                    "Mouth_Funnel_Down_R"]  # fmt: skip
+    assert mapping.mapping_warnings(list(mapping.ARKIT_CHANNELS), found) == []
+
+
+def test_exact_names_win_over_spelling_variants():
+    found = mapping.match_channels(["jawOpen", "eyeBlinkLeft"], ["Jaw_Open", "jawOpen", "EyeBlink_L"],
+                                   mapping.load_preset("arkit"))  # fmt: skip
+    assert found == {"jawOpen": ["jawOpen"], "eyeBlinkLeft": ["EyeBlink_L"]}
+    cc4 = mapping.match_channels(["jawOpen"], ["Jaw_Open", "jawOpen"], mapping.load_preset("cc4"))
+    assert cc4 == {"jawOpen": ["jawOpen"]}  # also over a vendor preset's own name
+
+
+def test_a_half_matched_left_right_pair_is_flagged():
+    channels = ["eyeBlinkLeft", "eyeBlinkRight", "jawOpen"]
+    found = mapping.match_channels(channels, ["EyeBlink_L", "jawOpen"], mapping.load_preset("arkit"))
+    assert mapping.mapping_warnings(channels, found) == [
+        "eyeBlinkLeft drives 'EyeBlink_L' but eyeBlinkRight finds no shape key: that side moves alone"
+    ]
+
+
+def test_vroid_faces_map_their_fcl_keys():
+    keys = [
+        "Fcl_ALL_Neutral",
+        "Fcl_MTH_A",
+        "Fcl_MTH_I",
+        "Fcl_MTH_U",
+        "Fcl_MTH_E",
+        "Fcl_MTH_O",
+        "Fcl_MTH_Close",
+        "Fcl_EYE_Close_L",
+        "Fcl_EYE_Close_R",
+        "Fcl_EYE_Joy_L",
+        "Fcl_EYE_Joy_R",
+        "Fcl_BRW_Sorrow",
+        "Fcl_BRW_Angry",
+    ]
+    found = mapping.match_channels(list(mapping.ARKIT_CHANNELS), keys, mapping.load_preset("vroid"))
+    assert found["jawOpen"] == ["Fcl_MTH_A"] and found["mouthFunnel"] == ["Fcl_MTH_O"]
+    assert (found["eyeBlinkLeft"], found["eyeBlinkRight"]) == (["Fcl_EYE_Close_L"], ["Fcl_EYE_Close_R"])
+    assert found["mouthStretchLeft"] == found["mouthStretchRight"] == ["Fcl_MTH_I"]
+    warnings = mapping.mapping_warnings(list(mapping.ARKIT_CHANNELS), found)
+    assert "'Fcl_MTH_I' is driven by mouthStretchLeft and mouthStretchRight: it gets their maximum" in warnings
+    assert not any("moves alone" in w for w in warnings)
+
+
+def test_daz_facs_morphs_match_with_their_prefixes_and_suffixes():
+    keys = [
+        "Genesis8_1Female__facs_jnt_JawOpen",
+        "facs_bs_MouthSmileLeft_div2",
+        "facs_bs_MouthSmileRight_div2",
+        "facs_jnt_EyesWideLeft",
+        "facs_ctrl_EyeLookUpLeft",
+        "facs_jnt_EyeBlinkLeft",
+        "facs_jnt_EyeBlinkRight",
+    ]
+    found = mapping.match_channels(list(mapping.ARKIT_CHANNELS), keys, mapping.load_preset("daz"))
+    assert found == {
+        "eyeBlinkLeft": ["facs_jnt_EyeBlinkLeft"], "eyeLookUpLeft": ["facs_ctrl_EyeLookUpLeft"],
+        "eyeWideLeft": ["facs_jnt_EyesWideLeft"], "eyeBlinkRight": ["facs_jnt_EyeBlinkRight"],
+        "jawOpen": ["Genesis8_1Female__facs_jnt_JawOpen"], "mouthSmileLeft": ["facs_bs_MouthSmileLeft_div2"],
+        "mouthSmileRight": ["facs_bs_MouthSmileRight_div2"],
+    }  # fmt: skip
+
+
+def test_preset_numbers_are_stable_ids():
+    assert mapping.preset_number("cc4") == mapping.preset_number("cc4") != mapping.preset_number("vroid")
+    assert {"arkit", "cc4", "metahuman", "vroid", "daz"} <= set(mapping.preset_files())
