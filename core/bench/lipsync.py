@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.bench.voices import Clip
 from core.rig import FaceRig
 from core.track import Track
 
@@ -41,6 +42,8 @@ BILABIALS = frozenset({"P", "B", "M"})
 OPEN_VOWELS = frozenset({"AA", "AE", "AO", "AW", "AY", "EH"})
 """Open and open-mid vowels. AH is left out: without stress marks it is mostly schwa, a mid vowel
 that speakers often say with nearly closed lips."""
+OPEN_AND_MID_VOWELS = OPEN_VOWELS | {"AH", "ER"}
+"""The stricter set of the voices set's false-closure figure: schwa and r-coloured vowels too."""
 ROUNDED = frozenset({"OW", "UW", "W", "OY"})
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "styletalk_samples"
 
@@ -126,7 +129,13 @@ class LipGauge:
 
 
 def score(
-    labels: Sequence[str], track: Track, gauge: LipGauge, wall: float, seconds: float, cpu: float = 0.0
+    labels: Sequence[str],
+    track: Track,
+    gauge: LipGauge,
+    wall: float,
+    seconds: float,
+    cpu: float = 0.0,
+    open_vowels: frozenset[str] = OPEN_VOWELS,
 ) -> Scores:
     """Score a track against per-frame labels at 30 fps, sampling the track at each label's centre
     (exactly, for a track at a multiple of 60 fps; else the frame just before)."""
@@ -139,7 +148,7 @@ def score(
     tol = round(BILABIAL_TOLERANCE * LABEL_FPS)  # frames either side
     runs = _runs(np.isin(lab, list(BILABIALS)))
     hit = sum(bool(closed[max(0, a - tol) : min(n, b + tol)].any()) for a, b in runs)
-    vowel = np.isin(lab, list(OPEN_VOWELS))
+    vowel = np.isin(lab, list(open_vowels))
     rnd = np.isin(lab, list(ROUNDED))
     sil = lab == "SIL"
     return Scores(
@@ -244,10 +253,123 @@ def run_synth(gauge: LipGauge, engine: str, workdir: Path, sentences: Sequence[s
     return rows
 
 
+VOICES_DIR = Path.home() / ".cache" / "mouthpiece" / "voices-set"
+WRONG_TRANSCRIPT = "does not match the audio"
+"""The front end's warning when it rejects a transcript."""
+
+
+@dataclass
+class VoicesRow:
+    """One clip of the voices set, animated with and without its transcript."""
+
+    clip: Clip
+    with_text: Scores
+    audio_only: Scores
+    accepted: bool  # its own transcript was used
+    wrong_rejected: bool  # another sentence's transcript was refused
+    reason: str  # the refusal's message
+
+
+def run_voices(
+    gauge: LipGauge, engine_name: str, folder: Path, every: int, conditions: Sequence[str]
+) -> list[VoicesRow]:
+    """Animate every ``every``-th clip of the voices set in this process (the RTF leaves out the
+    command's start-up), with its transcript and without; and try another sentence's transcript."""
+    from core.audio import load_audio
+    from core.bench.voices import SENTENCES, generate
+    from core.engines import EngineOptions, get_engine
+    from core.phonetics import phones_for, phones_to_frames
+
+    engine = get_engine(engine_name)
+    clips = [c for c in generate(folder)[::every] if not conditions or c.condition in conditions]
+    rows: list[VoicesRow] = []
+    if clips:  # load the decoders before timing anything
+        engine.run(load_audio(folder / clips[0].wav), EngineOptions(transcript=clips[0].text))
+    for k, clip in enumerate(clips):
+        audio = load_audio(folder / clip.wav)
+        seconds = audio.size / 16000
+        labels = phones_to_frames(list(clip.phones), LABEL_FPS, round(seconds * LABEL_FPS))
+        scored: list[Scores] = []
+        accepted = False
+        for transcript in (clip.text, None):
+            t0, c0 = time.perf_counter(), time.process_time()
+            track = engine.run(audio, EngineOptions(seed=0, transcript=transcript))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            scored.append(score(labels, track, gauge, wall, seconds, cpu, OPEN_AND_MID_VOWELS))
+            if transcript:
+                accepted = bool(track.meta.get("transcript_used"))
+        wrong = SENTENCES[(clip.sentence + len(SENTENCES) // 2) % len(SENTENCES)]
+        _, warnings = phones_for(audio, wrong)
+        refusal = next((w for w in warnings if WRONG_TRANSCRIPT in w), "")
+        rows.append(VoicesRow(clip, scored[0], scored[1], accepted, bool(refusal), refusal))
+        print(f"\r{k + 1}/{len(clips)} clips", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return rows
+
+
+VOICES_FIGURES = (
+    ("bilabial", "bilabial"),
+    ("false_closure", "false cl.*"),
+    ("rounding", "rounding"),
+    ("rest", "rest/SIL"),
+    ("rtf", "RTF"),
+    ("cpu_rtf", "CPU RTF"),
+)
+
+
+def _pooled(scores: Sequence[Scores]) -> Scores:
+    total = scores[0]
+    for s in scores[1:]:
+        total = total + s
+    return total
+
+
+def print_voices(rows: Sequence[VoicesRow], real: Scores | None) -> None:
+    """Per-condition tables (with transcript, audio only), the transcript decision, and the real
+    StyleTalk clips' pooled figures beside them."""
+    from core.bench.voices import CONDITIONS
+
+    groups = [(c, [r for r in rows if r.clip.condition == c]) for c in CONDITIONS]
+    groups = [(c, g) for c, g in groups if g] + [("all (pooled)", list(rows))]
+    header = f"{'condition':<16}{'clips':>6}" + "".join(f"{label:>11}" for _, label in VOICES_FIGURES)
+    for title, pick in (("with the exact transcript", "with_text"), ("audio only", "audio_only")):
+        print(f"\nvoices set, {title}")
+        print(header)
+        print("-" * len(header))
+        for name, group in groups:
+            s = _pooled([getattr(r, pick) for r in group])
+            print(f"{name:<16}{len(group):>6}" + "".join(f"{s.figure(k):>11.3f}" for k, _ in VOICES_FIGURES))
+        if real is not None and pick == "audio_only":
+            print(f"{'StyleTalk clips':<16}{'':>6}" + "".join(f"{real.figure(k):>11.3f}" for k, _ in VOICES_FIGURES))
+        targets = {"bilabial": ">=0.98" if pick == "with_text" else ">=0.88", "rest": ">=0.90", "rtf": "<=0.17"}
+        if pick == "audio_only":
+            targets["false_closure"] = "<=0.05"
+        print(f"{'target':<16}{'':>6}" + "".join(f"{targets.get(k, ''):>11}" for k, _ in VOICES_FIGURES))
+    print("* false closure counts AH and ER as open vowels too; RTF is the engine's alone (no start-up)")
+    print("\nvoices set, transcript decision (wrong = another sentence of the set)")
+    print(f"{'condition':<16}{'clips':>6}{'right kept':>12}{'wrong refused':>15}")
+    for name, group in groups:
+        kept = np.mean([r.accepted for r in group])
+        refused = np.mean([r.wrong_rejected for r in group])
+        print(f"{name:<16}{len(group):>6}{kept:>12.3f}{refused:>15.3f}")
+    print(f"{'target':<16}{'':>6}{'>=0.99':>12}{'>=0.95':>15}")
+    missed = [r for r in rows if not r.accepted]
+    for r in missed[:10]:
+        print(f"  right transcript refused: {r.clip.name}: {r.clip.text}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mouthpiece bench lipsync", description=__doc__.split("\n")[0])
     parser.add_argument("--engine", default="builtin", help="engine to measure (an ARKit engine)")
-    parser.add_argument("--set", choices=("held-out", "dev"), default="held-out", help="synthesized sentences")
+    parser.add_argument(
+        "--set",
+        choices=("held-out", "dev", "voices"),
+        default="held-out",
+        help="synthesized sentences: espeak held-out or dev sentences, or the voices set (8 voices, 7 conditions)",
+    )
+    parser.add_argument("--voices-dir", type=Path, default=VOICES_DIR, help="where the voices set is (made if absent)")
+    parser.add_argument("--every", type=int, default=1, help="voices set: only every N-th clip (a quicker subset)")
+    parser.add_argument("--conditions", nargs="*", default=[], help="voices set: only these conditions")
     parser.add_argument("--clips", nargs="*", help="only these real clips (by name)")
     parser.add_argument("--skip-real", action="store_true", help="only the synthesized sentences")
     parser.add_argument("--skip-synth", action="store_true", help="only the real clips")
@@ -258,6 +380,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     gauge = LipGauge(load_head())
     with tempfile.TemporaryDirectory(prefix="mouthpiece-lipsync-") as tmp:
         work = Path(tmp)
+        if args.set == "voices":
+            real = None if args.skip_real else _pooled([s for _, s in run_real(gauge, args.engine, work, args.clips)])
+            print_voices(run_voices(gauge, args.engine, args.voices_dir, args.every, args.conditions), real)
+            return 0
         if not args.skip_real:
             rows = run_real(gauge, args.engine, work, args.clips)
             _print_table(

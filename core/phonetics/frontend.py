@@ -6,18 +6,12 @@ import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.phonetics import sphinx
+from core.phonetics.fit import NO_PATH, Verdict, judge
 from core.phonetics.lts import letter_to_sound
-from core.phonetics.pauses import mark_pauses, quiet_runs
+from core.phonetics.pauses import mark_pauses, quiet_runs, shift, snap_onsets, speech_span
 from core.phonetics.segments import SIL, PhoneSegment, tile
-from core.phonetics.text import transcript_words
+from core.phonetics.text import Slot, transcript_slots
 
-# Does a forced alignment fit the audio? Two signs, both against free phone recognition of the same
-# audio, outside pauses: the aligned phone equals the recognized one in a share ``agreement`` of
-# frames, and the aligner's acoustic score per frame is ``ratio`` times the recognizer's. The fit is
-# agreement - 0.1 * ratio. Measured on 16 espeak sentences: matching transcripts 0.04 to 0.40,
-# another sentence's transcript -0.18 to -0.70 (or, in most cases, no alignment path at all).
-FIT_RATIO_WEIGHT = 0.1
-MIN_FIT = -0.07
 # Relative phone durations for splitting a recognized word, by class (typical English durations:
 # long vowels and diphthongs outlast short vowels; strong fricatives and affricates outlast stops,
 # nasals, weak fricatives and glides). With the 1000-HMM word search and no alignment pass, this
@@ -73,55 +67,39 @@ def split_word(phones: list[str], start: float, end: float) -> list[PhoneSegment
 def align_phones(audio: np.ndarray, transcript: str, refine: bool = True) -> tuple[list[PhoneSegment], list[str]]:
     """Force-align a transcript to the audio: (phones, warnings).
 
-    Words missing from the dictionary are spelled by letter-to-sound rules (with a warning); a
-    transcript that does not fit the audio falls back to recognition (with a warning; ``refine``
-    as for :func:`recognize_phones`).
+    Numbers, abbreviations and acronyms are read the way the audio says them (see
+    :mod:`core.phonetics.text`); words missing from the dictionary are spelled by letter-to-sound
+    rules (with a warning); a transcript that does not fit the audio falls back to recognition
+    (with a one-line warning saying why; ``refine`` as for :func:`recognize_phones`).
     """
     audio = np.asarray(audio, np.float32)
-    words = transcript_words(transcript)
+    slots = transcript_slots(transcript)
     if _is_silent(audio):
-        warnings = ["the audio is silent; the transcript was ignored"] if words else []
+        warnings = ["the audio is silent; the transcript was ignored"] if slots else []
         return tile([], _duration(audio)), warnings
-    words, warnings = _dictionary_words(words)
-    if not words:
+    slots, warnings = _dictionary_slots(slots)
+    if not slots:
         warnings.append("the transcript has no words; phones were recognized from the audio")
         return recognize_phones(audio, refine), warnings
-    aligned = sphinx.align(audio, words)
-    free = sphinx.recognize(audio)
-    if aligned is None or _fit(aligned, free, audio) < MIN_FIT:
-        warnings.append("the transcript does not match the audio; phones were recognized from the audio instead")
+    a, b = speech_span(audio)
+    speech = audio[a:b]
+    words = _spoken_words(speech, slots)
+    aligned = sphinx.align(speech, words)
+    verdict = judge(aligned, sphinx.recognize(speech), speech, a / SAMPLE_RATE) if aligned else Verdict(False, NO_PATH)
+    if not verdict.fits:
+        warnings.append(f"the transcript does not match the audio ({verdict.reason}); phones were recognized instead")
         return recognize_phones(audio, refine), warnings
-    return tile(mark_pauses([p.segment for p in aligned], audio), _duration(audio)), warnings
+    assert aligned is not None
+    phones = mark_pauses(snap_onsets([p.segment for p in aligned], speech), speech)
+    return tile(shift(phones, a / SAMPLE_RATE), _duration(audio)), warnings
 
 
-def _fit(aligned: list[sphinx.ScoredPhone], free: list[sphinx.ScoredPhone], audio: np.ndarray) -> float:
-    """How well an alignment fits the audio (see MIN_FIT); pauses, which the aligner has to stretch
-    phones over when the transcript does not mark them, are left out."""
-    n = int(_duration(audio) * sphinx.FRAME_RATE)
-    speech = np.ones(n, bool)
-    for a, b in quiet_runs(audio):
-        speech[int(a * sphinx.FRAME_RATE) : int(b * sphinx.FRAME_RATE)] = False
-    a_phone, a_score = _per_frame(aligned, n)
-    f_phone, f_score = _per_frame(free, n)
-    spoken = speech & (a_phone != SIL)
-    if not spoken.any():
-        return 0.0
-    agreement = float(np.mean(a_phone[spoken] == f_phone[spoken]))
-    ratio = float(a_score[speech].mean() / min(f_score[speech].mean(), -1e-9))
-    return agreement - FIT_RATIO_WEIGHT * ratio
-
-
-def _per_frame(phones: list[sphinx.ScoredPhone], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Phone name and score per 10 ms frame (each phone's score spread evenly over its frames)."""
-    names = np.full(n, SIL, dtype=object)
-    scores = np.zeros(n)
-    for p in phones:
-        a = round(p.segment.start * sphinx.FRAME_RATE)
-        b = min(round(p.segment.end * sphinx.FRAME_RATE), n)
-        if b > a:
-            names[a:b] = p.segment.phone
-            scores[a:b] = p.score / (b - a)
-    return names, scores
+def _spoken_words(audio: np.ndarray, slots: list[Slot]) -> list[str]:
+    """The words said: each slot's reading chosen by the audio where there is a choice."""
+    if all(len(slot) == 1 for slot in slots):
+        return [w for slot in slots for w in slot[0]]
+    chosen = sphinx.choose(audio, slots)
+    return chosen if chosen else [w for slot in slots for w in slot[0]]
 
 
 def phones_for(audio: np.ndarray, transcript: str | None, refine: bool = True) -> tuple[list[PhoneSegment], list[str]]:
@@ -147,20 +125,30 @@ def _recognition_warnings(phones: list[PhoneSegment], audio: np.ndarray) -> list
     return []
 
 
-def _dictionary_words(words: list[str]) -> tuple[list[str], list[str]]:
-    """Words as the aligner knows them; unknown ones get a letter-to-sound pronunciation."""
-    out: list[str] = []
-    guessed: list[str] = []
-    for word in words:
-        if sphinx.lookup(word) is None:
-            phones = letter_to_sound(word)
-            if not phones:
-                continue
-            sphinx.add_word(word, phones)
-            guessed.append(word)
-        out.append(word)
+def _dictionary_slots(slots: list[Slot]) -> tuple[list[Slot], list[str]]:
+    """Readings the aligner can say: a reading with a word missing from the dictionary is dropped
+    when its slot has a reading without one; otherwise letter-to-sound rules spell the word."""
+    out: list[Slot] = []
+    guessed: set[str] = set()
+    for slot in slots:
+        known = tuple(r for r in slot if all(sphinx.lookup(w) is not None for w in r))
+        if known:
+            out.append(known)
+            continue
+        reading: list[str] = []
+        for word in slot[0]:
+            if sphinx.lookup(word) is None:
+                phones = letter_to_sound(word)
+                if not phones:
+                    continue
+                sphinx.add_word(word, phones)
+                guessed.add(word)
+            reading.append(word)
+        if reading:
+            out.append((tuple(reading),))
     warnings = []
     if guessed:
-        names = ", ".join(sorted(set(guessed)))
-        warnings.append(f"not in the pronunciation dictionary, spelled by letter-to-sound rules: {names}")
+        warnings.append(
+            f"not in the pronunciation dictionary, spelled by letter-to-sound rules: {', '.join(sorted(guessed))}"
+        )
     return out, warnings

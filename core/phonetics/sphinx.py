@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -41,14 +43,19 @@ ALLPHONE_CONFIG = {"lw": 2.0}
 # same words as the first pass alone (0.568 / 0.749 at 0.41). Even a misrecognized word usually
 # sounds like the right one, so its dictionary phones beat a phone loop by far.
 WORD_CONFIG: dict[str, object] = {"fwdflat": False, "bestpath": False, "maxhmmpf": 400, "maxwpf": 10}
-# Forced alignment without optional silences between words gives the best phone timing on espeak
-# sentences (94-97% of onsets within 60 ms, median 11 ms); pauses are cut in afterwards from the
-# audio energy (core.phonetics.pauses). When that search finds no path, the aligner retries with
-# optional fillers, which succeeds on some clips where the strict search does not.
+# Forced alignment lets silence in before, between and after the words (fillers), so room tone
+# before and after the speech and pauses the transcript does not mark never stretch a phone; the
+# only filler is silence (no noise or speech-like fillers that could swallow words that are not
+# there). Without fillers the search fails or squeezes the words into the padding; it is tried
+# only when the search with fillers finds no path.
+SILENCE_FILLERS = Path(__file__).with_name("silence.dict")
 ALIGN_CONFIGS: tuple[dict[str, object], ...] = (
+    {"fsgusefiller": True, "bestpath": False, "fdict": str(SILENCE_FILLERS)},
     {"fsgusefiller": False, "bestpath": False},
-    {"fsgusefiller": True, "bestpath": False},
 )
+DITHER = 2.0 / 32768.0
+"""RMS of the dither added before decoding: pocketsphinx's features break down on digital silence
+(exact zeros, as synthesizers and editors write), where the search then finds no path."""
 
 _LOCK = threading.RLock()
 
@@ -104,8 +111,9 @@ def _decoder(**config: object) -> Decoder:
 
 
 def pcm16(audio: np.ndarray) -> bytes:
-    """float32 in [-1, 1] → little-endian 16-bit PCM bytes."""
-    return (np.clip(np.asarray(audio, np.float32), -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    """float32 in [-1, 1] → little-endian 16-bit PCM bytes, with a fixed (seeded) dither."""
+    x = np.asarray(audio, np.float32) + DITHER * np.random.default_rng(0).standard_normal(len(audio), np.float32)
+    return np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
 
 
 def _decode(decoder, raw: bytes) -> None:
@@ -186,6 +194,34 @@ def add_word(word: str, phones: list[str]) -> None:
         _ADDED_WORDS[word] = " ".join(phones)
         for d in _ALIGNERS.values():
             d.add_word(word, _ADDED_WORDS[word], True)
+
+
+def choose(audio: np.ndarray, slots: Sequence[Sequence[Sequence[str]]]) -> list[str] | None:
+    """The reading of each slot that best fits the audio (one finite-state grammar search over all
+    the readings, silence allowed between words); None when no reading path is found."""
+    transitions: list[tuple[int, int, float, str]] = []
+    state, fresh = 0, 1
+    for slot in slots:
+        end, fresh = fresh, fresh + 1
+        for reading in slot:
+            at = state
+            for k, word in enumerate(reading):
+                to = end if k == len(reading) - 1 else fresh
+                fresh += to != end
+                transitions.append((at, to, 1.0 / len(slot) if k == 0 else 1.0, word))
+                at = to
+        state = end
+    raw = pcm16(audio)
+    with _LOCK:
+        d = _align_decoder(0)
+        try:
+            d.add_fsg("readings", d.create_fsg("readings", 0, state, transitions))
+            d.activate_search("readings")
+            _decode(d, raw)
+            hyp = d.hyp()
+        except (RuntimeError, ValueError):
+            return None
+    return hyp.hypstr.split() if hyp is not None and hyp.hypstr else None
 
 
 def align(audio: np.ndarray, words: list[str]) -> list[ScoredPhone] | None:

@@ -258,3 +258,48 @@ def test_describe_and_status(engine):
     assert ready and "no weights" in message
     info = engine.describe()
     assert info["rig"] == "arkit" and info["emotions"] == list(EMOTIONS) and info["native_fps"] == 60.0
+
+
+# --- noise, rooms and loudness -------------------------------------------------------------------
+
+
+def _lips_close_at_bilabials(track, phones, gauge) -> list[bool]:
+    closed = gauge.closed(track)
+    times = np.arange(track.num_frames) / track.fps
+    return [bool(closed[(times >= p.start - 0.04) & (times <= p.end + 0.04)].any()) for p in phones if p.phone in "PBM"]
+
+
+def test_aligned_closures_survive_noise(engine, gauge):
+    from core.bench.voices import apply
+
+    text = "My mom made maple muffins on Monday morning."
+    audio, phones = synthesize(text)
+    noisy, _, _ = apply("noise", audio, phones, np.random.default_rng(2))  # pink noise, 20 dB SNR
+    track = engine.run(noisy, EngineOptions(transcript=text))
+    assert track.meta["transcript_used"] is True
+    hits = _lips_close_at_bilabials(track, phones, gauge)
+    assert len(hits) == 9 and all(hits), hits
+
+
+def test_the_room_ringing_on_is_not_voice():
+    from core.bench.voices import reverb
+
+    audio, phones = synthesize("Put the paper back on the pile.")
+    wet = reverb(np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)]), np.random.default_rng(3))
+    end = max(p.end for p in phones if p.phone != "SIL")
+    after = np.arange(end + 0.15, end + 0.6, 0.01)
+    assert analyse(wet).at("voice", after).max() < 0.5  # the tail rings on 0.6 s, the mouth rests
+    during = np.array([(p.start + p.end) / 2 for p in phones if p.phone in ("AE", "EY", "AA", "AY")])
+    assert analyse(wet).at("voice", during).min() > 0.5
+
+
+def test_loudness_opens_a_shouted_line_wider_than_a_whispered_one(engine, papa_bob):
+    audio = papa_bob[0]
+    jaw = {}
+    for gain in (0.1, 1.0):
+        for mode in ("absolute", "clip"):
+            options = EngineOptions(transcript=PAPA_BOB, extra={"loudness": mode, "head_motion": False})
+            jaw[gain, mode] = engine.run(audio * gain, options).channel("jawOpen").max()
+    assert jaw[0.1, "absolute"] < 0.85 * jaw[1.0, "absolute"]  # 20 dB quieter opens less
+    assert jaw[0.1, "clip"] == pytest.approx(jaw[1.0, "clip"], rel=0.05)  # per-clip normalisation
+    assert jaw[1.0, "absolute"] == pytest.approx(jaw[1.0, "clip"], rel=0.1)  # espeak is near the reference

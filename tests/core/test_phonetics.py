@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +25,6 @@ from core.phonetics import (
 from core.phonetics.frontend import split_word
 from core.phonetics.lts import letter_to_sound
 from core.phonetics.segments import tile
-from core.phonetics.text import number_words, transcript_words
 
 MISMATCH = "does not match the audio"
 
@@ -84,14 +85,7 @@ def test_split_word_shares_the_span_by_typical_duration():
     assert segs[0].start == 1.0 and segs[-1].end == pytest.approx(1.32)
 
 
-# --- text and letter-to-sound -----------------------------------------------------------------
-
-
-def test_transcript_words_and_numbers():
-    assert number_words(0) == ["zero"]
-    assert number_words(1204) == ["one", "thousand", "two", "hundred", "four"]
-    assert transcript_words("Don’t PANIC, it's 42!") == ["don't", "panic", "it's", "forty", "two"]
-    assert transcript_words(" ... ") == []
+# --- letter-to-sound --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -208,3 +202,77 @@ def test_loud_audio_without_speech_warns():
     phones, warnings = phones_for(clicks, None)
     assert len(warnings) == 1 and "little speech" in warnings[0]
     assert_tiles(phones, 3.0)
+
+
+# --- padding, pauses and numbers ---------------------------------------------------------------
+
+
+def _padded(audio: np.ndarray, seconds: float = 2.0) -> np.ndarray:
+    """The clip with ``seconds`` of room tone (pink noise at -60 dBFS) before and after."""
+    from core.bench.voices import apply
+
+    rng = np.random.default_rng(5)
+    padded, rate, _ = apply("padded", audio, [], rng)
+    assert rate == SAMPLE_RATE and len(padded) == len(audio) + 2 * round(seconds * SAMPLE_RATE)
+    return padded
+
+
+def _assert_on_time(phones: list[PhoneSegment], truth: list[PhoneSegment], offset: float) -> None:
+    spoken = [s for s in phones if s.phone != "SIL"]
+    expected = [s for s in truth if s.phone != "SIL"]
+    assert [s.phone for s in spoken] == [s.phone for s in expected]
+    errors = [abs(got.start - (want.start + offset)) for got, want in zip(spoken, expected, strict=True)]
+    assert np.median(errors) <= 0.03 and max(errors) <= 0.2, errors
+    for got, want in zip(spoken, expected, strict=True):
+        assert got.end - got.start < 0.4, got  # nothing stretched over the room tone
+        if got.phone in ("P", "B", "M"):  # the lips close within the bench's ±40 ms of the true closure
+            assert got.start < want.end + offset + 0.04 and got.end > want.start + offset - 0.04, (got, want)
+
+
+@pytest.mark.parametrize("text", ["Jump, Bob, jump!", "Mom!", "Maybe. Maybe not."])
+def test_alignment_survives_two_seconds_of_room_tone(text):
+    audio, truth = synthesize(text)
+    phones, warnings = align_phones(_padded(audio), text)
+    assert warnings == []
+    assert_tiles(phones, len(audio) / SAMPLE_RATE + 4.0)
+    assert phones[0].phone == "SIL" and phones[0].end >= 1.9
+    _assert_on_time(phones, truth, 2.0)
+
+
+def test_alignment_survives_padding_in_a_flite_voice():
+    from core.bench.voices import synth_flite
+
+    with tempfile.TemporaryDirectory() as tmp:
+        audio, truth = synth_flite("slt", "Bob bought a map.", 1.0, Path(tmp))
+    phones, warnings = align_phones(_padded(audio), "Bob bought a map.")
+    assert warnings == []
+    lips = [s for s in phones if s.phone in "PBM"]
+    want = [s for s in truth if s.phone in "PBM"]
+    assert [s.phone for s in lips] == ["B", "B", "B", "M", "P"]
+    assert all(abs(g.start - (w.start + 2.0)) <= 0.06 for g, w in zip(lips, want, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("said", "written", "start"),
+    [
+        ("nineteen ninety eight", "1998", ["N", "AY", "N", "T", "IY", "N"]),
+        ("one thousand nine hundred ninety eight", "1998", ["W", "AH", "N", "TH", "AW"]),
+        ("call oh one nine two", "call 0192", ["K", "AO", "L", "OW", "W", "AH", "N"]),
+        ("five five five", "555", ["F", "AY", "V", "F", "AY", "V"]),
+        ("the fourteenth at nine fifteen p m", "the 14th at 9:15 p.m.", ["DH", "AH", "F", "AO", "R", "T"]),
+        ("doctor b fifty two", "Dr. B-52", ["D", "AA", "K", "T", "ER", "B", "IY"]),
+    ],
+)
+def test_numbers_are_aligned_the_way_they_are_said(said, written, start):
+    audio, _ = synthesize(said)
+    phones, warnings = align_phones(_padded(audio, 2.0), written)
+    assert warnings == []
+    spoken = [s.phone for s in phones if s.phone != "SIL"]
+    assert spoken[: len(start)] == start
+
+
+def test_a_rejected_transcript_says_why_in_one_line():
+    audio, _ = synthesize("Please remember to lock the back door and feed the cat.")
+    _, warnings = align_phones(audio, "The 2nd and 3rd prizes went to Mike and Pablo.")
+    (warning,) = [w for w in warnings if MISMATCH in w]
+    assert "\n" not in warning and "recognized" in warning

@@ -19,7 +19,11 @@ MIN_CONTACT_HOLD = 0.04
 CONTACT_SEARCH = 0.03
 """Seconds around a contact phone searched for its acoustic closure."""
 MIN_CONTACT_DIP = 8.0
-"""dB the formant band must fall for a contact to be believed (a phone recognizer errs)."""
+"""dB the formant band must fall for a contact to be believed (a phone recognizer errs)..."""
+DIP_SHARE_OF_ROOM = 0.25
+LEAST_CONTACT_DIP = 4.0
+"""... or, where noise fills the closures, this share of the room the band has above the noise floor
+there, but never less than LEAST_CONTACT_DIP: at 20 dB SNR a /b/ or /m/ dips only 5.7-7.5 dB."""
 
 CONTACT_DEPTH = 0.7
 """The contact spans the part of the dip deeper than this fraction of its deepest point."""
@@ -56,6 +60,8 @@ def blend(
     lead: float,
     frame_period: float,
     dip: DipFn | None = None,
+    room: DipFn | None = None,
+    trust_phones: bool = False,
 ) -> np.ndarray:
     """Articulatory parameters (T, len(PARAMS)) at ``times`` (seconds).
 
@@ -64,7 +70,10 @@ def blend(
     seconds before its sound (the articulators get there first) and ends with it. Bilabial
     closure and labiodental contact are then enforced over each such phone, held for at least
     ``MIN_CONTACT_HOLD`` and one frame so that no frame rate can step over them. With ``dip``, a
-    contact is placed where the sound actually drops near the phone, and dropped where it does not.
+    contact is placed where the sound actually drops near the phone, and dropped where it does not
+    (a dip of MIN_CONTACT_DIP, or less where ``room``, the band's dB above its noise floor, is
+    small) unless ``trust_phones`` (phones aligned to a transcript that fits: the closure is there
+    even when noise hides its dip).
     """
     times = np.asarray(times, dtype=np.float64)
     k = len(PARAMS)
@@ -90,11 +99,13 @@ def blend(
         num[lo:hi] += dom * np.asarray(vis.target)[None, :]
         den[lo:hi] += dom
     params = num / den
-    _enforce_contacts(params, segments, times, frame_period, dip)
+    _enforce_contacts(params, segments, times, frame_period, dip, room, trust_phones)
     return params
 
 
-def _contact_span(seg: PhoneSegment, dip: DipFn | None) -> tuple[float, float] | None:
+def _contact_span(
+    seg: PhoneSegment, dip: DipFn | None, room: DipFn | None, trust_phones: bool
+) -> tuple[float, float] | None:
     """When the lips should touch for a contact phone; None when the audio shows no closure.
 
     The lips meet as the sound stops, so contacts do not lead the sound.
@@ -106,8 +117,11 @@ def _contact_span(seg: PhoneSegment, dip: DipFn | None) -> tuple[float, float] |
     grid = np.arange(seg.start - CONTACT_SEARCH, seg.end + CONTACT_SEARCH, 0.005)
     depth = dip(grid)
     k = int(np.argmin(depth))
-    if depth[k] > -MIN_CONTACT_DIP:
-        return None
+    needed = MIN_CONTACT_DIP
+    if room is not None:
+        needed = float(np.clip(DIP_SHARE_OF_ROOM * room(grid[k : k + 1])[0], LEAST_CONTACT_DIP, MIN_CONTACT_DIP))
+    if depth[k] > -needed:
+        return (a, b) if trust_phones else None
     inside = depth <= CONTACT_DEPTH * depth[k]  # the dip's deep part, around its deepest point
     before, after = inside[k::-1], inside[k:]
     lo = k + 1 - (int(np.argmin(before)) if not before.all() else before.size)
@@ -121,6 +135,8 @@ def _enforce_contacts(
     times: np.ndarray,
     frame_period: float,
     dip: DipFn | None,
+    room: DipFn | None,
+    trust_phones: bool,
 ) -> None:
     """Make bilabials close the lips and labiodentals tuck the lower lip, over the acoustic closure
     (or the phone itself without ``dip``)."""
@@ -129,7 +145,7 @@ def _enforce_contacts(
         ph = seg.phone.upper().rstrip("012")
         if ph not in BILABIALS and ph not in LABIODENTALS:
             continue
-        span = _contact_span(seg, dip)
+        span = _contact_span(seg, dip, room, trust_phones)
         if span is None:
             continue
         a, b = span

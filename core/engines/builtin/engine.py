@@ -71,7 +71,7 @@ class BuiltinEngine:
             "emotions": list(EMOTIONS),
             "styles": [],
             "transcript": True,
-            "extra": {"blinks": True, "eye_motion": True, "head_motion": True},
+            "extra": {"blinks": True, "eye_motion": True, "head_motion": True, "loudness": True},
         }
 
     def run(
@@ -107,13 +107,25 @@ class BuiltinEngine:
         report(0.7, "animating")
         centred = [PhoneSegment(p.phone, p.start + WINDOW_CENTRE, p.end + WINDOW_CENTRE) for p in phones]
         voiced = fill_voiced_silence(centred, prosody.speaking)
-        params = blend(voiced, times, LEAD, 1.0 / fps, dip=lambda t: prosody.at("dip", t))
+        params = blend(
+            voiced,
+            times,
+            LEAD,
+            1.0 / fps,
+            dip=lambda t: prosody.at("dip", t),
+            room=lambda t: prosody.at("room", t),
+            trust_phones=_transcript_used(transcript, warnings),
+        )
         weights = emo.emotion_weights(times, options.emotion, options.intensity, options.emotion_keys)
         # the mouth opens ahead of the sound and closes with it
         voice = np.maximum(prosody.at("voice", times), prosody.at("voice", times + LEAD))
         level = np.maximum(prosody.at("level", times), prosody.at("level", times + LEAD))
-        params[:, P["jaw"]] *= (JAW_AT_SILENCE + (JAW_AT_PEAK - JAW_AT_SILENCE) * level) * emo.jaw_gain(weights)
-        params *= voice[:, None]
+        loudness = prosody.loudness_gain() if options.extra.get("loudness", "absolute") == "absolute" else 1.0
+        jaw = (JAW_AT_SILENCE + (JAW_AT_PEAK - JAW_AT_SILENCE) * level) * loudness
+        params[:, P["jaw"]] *= jaw * emo.jaw_gain(weights)
+        # the voice gate sends the mouth to rest; a lip contact is rest-compatible and may fall
+        # where the voice has stopped (the closure of a final b, a reverberant tail)
+        params[:, _FREE] *= voice[:, None]
         open_for_speech(params, prosody.openness(times), prosody.speaking(times))
         params = _smooth(params, SMOOTHING * fps)
         values = self._channels(params, weights, times, options, check=lambda: check_cancel(cancel))
@@ -189,6 +201,9 @@ class BuiltinEngine:
                 for other in (f"eyeWide{side}", f"eyeLookUp{side}"):
                     values[:, index[other]] *= 1.0 - blink
         return np.clip(values, 0.0, 1.0).astype(np.float32)
+
+
+_FREE = [k for k, name in enumerate(PARAMS) if name not in CONTACT_PARAMS]
 
 
 def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:

@@ -16,6 +16,18 @@ CLOSURE_DIP = 18.0
 """dB below the local formant peak from which a dip may be a closure."""
 SILENCE_DBFS = -55.0
 """A clip whose loud parts stay below this level is treated as silence."""
+SPEECH_REFERENCE_DBFS = -18.0
+"""Loud-hop level of conversational speech recorded at a sensible gain (about -23 LUFS)."""
+LOUDNESS_DB_PER_UNIT = 40.0
+LOUDNESS_GAIN_RANGE = (0.75, 1.3)
+"""Jaw gain per dB away from the reference, and its limits (a whisper 20 dB down opens half as much
+more narrowly; a gain mistake cannot shut or overopen the mouth)."""
+TAIL_DROP_DB = 12.0
+TAIL_MIN_S = 0.15
+RISE_DB = 0.5
+"""A fall into silence that takes longer than TAIL_MIN_S is a room ringing on (reverberation):
+from TAIL_DROP_DB below the peak it fell from, it is not voice. A rise of RISE_DB per 10 ms
+(5-hop smoothed) ends a fall."""
 
 
 @dataclass
@@ -27,8 +39,10 @@ class Prosody:
     voice: np.ndarray  # voice activity 0..1
     f0: np.ndarray  # Hz, 0 where unvoiced
     dip: np.ndarray  # dB of the 0.8–3 kHz band below its peak within ±150 ms (≤ 0; deep at closures)
+    room: np.ndarray  # dB of that peak above the band's noise floor (how deep a dip can go there)
     open: np.ndarray  # 0..1 voiced with the formant band near its peak (a vowel's nucleus)
     speech: np.ndarray  # 0..1 voiced and not in a closure-deep dip
+    speech_level: float = SILENCE_DBFS  # dBFS of the loud hops (95th percentile of 25 ms RMS)
 
     def at(self, name: str, t: np.ndarray) -> np.ndarray:
         """Linearly interpolate one curve at times ``t``."""
@@ -42,6 +56,12 @@ class Prosody:
         """0..1: voice on and the formant band not in a closure-deep dip (a consonant's closure,
         where the mouth may close)."""
         return self.at("speech", t)
+
+    def loudness_gain(self) -> float:
+        """Mouth amplitude for the clip's absolute level against a conversational speech reference:
+        a shouted line opens wider than a whispered one (within the clip, motion follows the level)."""
+        gain = 1.0 + (self.speech_level - SPEECH_REFERENCE_DBFS) / LOUDNESS_DB_PER_UNIT
+        return float(np.clip(gain, *LOUDNESS_GAIN_RANGE))
 
     @property
     def has_speech(self) -> bool:
@@ -70,29 +90,46 @@ def analyse(audio: np.ndarray) -> Prosody:
     speech_level = float(np.percentile(db, 95))
     if speech_level < SILENCE_DBFS:
         zeros = np.zeros_like(db)
-        return Prosody(times, zeros, zeros, zeros, zeros, zeros, zeros)
+        return Prosody(times, zeros, zeros, zeros, zeros, zeros, zeros, zeros, speech_level)
     floor = max(float(np.percentile(db, 5)), speech_level - 50.0)
     # voice: well above the noise floor and within reach of the speech level
     threshold = max(floor + 0.35 * (speech_level - floor), speech_level - 30.0)
     voice = _smoothstep((db - threshold + 3.0) / 6.0)
     # bridge dips shorter than 150 ms (stop closures, weak consonants), then soften the edges
-    voice = moving_mean(closing(voice, 15), 5)
+    voice = moving_mean(closing(voice, 15) * ~reverberant_tails(db, threshold), 5)
     level = moving_mean(np.clip((db - (speech_level - 24.0)) / 24.0, 0.0, 1.0), 5)
-    dip = _band_dip(frames)
+    dip, room = _band_dip(frames)
     # 50 ms smoothing: the mouth cannot follow the band's frame-to-frame flicker
     vowel = moving_mean(_smoothstep((dip + 10.0) / 7.0) * voice, 5)
     speech = moving_mean((1.0 - _smoothstep((-dip - CLOSURE_DIP) / 8.0)) * voice, 5)
-    return Prosody(times, level, voice, _pitch(frames, voice), dip, vowel, speech)
+    return Prosody(times, level, voice, _pitch(frames, voice), dip, room, vowel, speech, speech_level)
 
 
-def _band_dip(frames: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> np.ndarray:
+def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
+    """True on the hops of slow falls into silence (below ``threshold``) more than TAIL_DROP_DB
+    under the peak they fall from: speech stops within 0.1 s, a room rings on for 0.2-0.6 s."""
+    smooth = moving_mean(db, 5)
+    rises = np.flatnonzero(np.diff(smooth) > RISE_DB) + 1
+    tail = np.zeros(db.size, bool)
+    for a, b in zip(np.concatenate([[0], rises]), np.concatenate([rises, [db.size]]), strict=True):
+        peak = a + int(np.argmax(smooth[a:b]))
+        below = np.flatnonzero(smooth[peak:b] < threshold)
+        if below.size == 0 or below[0] * HOP < TAIL_MIN_S:
+            continue  # a dip inside speech, or a quick stop
+        tail[peak:b] = smooth[peak:b] < smooth[peak] - TAIL_DROP_DB
+    return tail
+
+
+def _band_dip(frames: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> tuple[np.ndarray, np.ndarray]:
     """How far (dB) the formant band falls below its local peak: vowels sit near 0, lip closures
-    (stop silence, nasal murmur) and labiodental frication tens of dB below."""
+    (stop silence, nasal murmur) and labiodental frication tens of dB below; and how far that peak
+    is above the band's noise floor (its 5th percentile over the clip)."""
     n_fft = 512
     power = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1])[None, :], n_fft, axis=1)) ** 2
     lo, hi = int(low_hz * n_fft / SAMPLE_RATE), int(high_hz * n_fft / SAMPLE_RATE)
     band = 10.0 * np.log10(power[:, lo:hi].sum(axis=1) + 1e-10)
-    return band - moving_max(band, 31)
+    peak = moving_max(band, 31)
+    return band - peak, np.maximum(peak - float(np.percentile(band, 5)), 0.0)
 
 
 def _pitch(frames: np.ndarray, voice: np.ndarray, fmin: float = 70.0, fmax: float = 400.0) -> np.ndarray:
