@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import __version__
-from core.audio import SAMPLE_RATE, decode_audio
+from core.audio import decode_audio
 from core.engines import engine_names
 from core.errors import (
     InputError,
@@ -255,13 +255,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "(send a compressed clip, or restart the server with a larger --max-upload-mb)"
             )
         check_wav_complete(data, name)
-        samples = await run_in_threadpool(decode_audio, data, name)
-        seconds = len(samples) / SAMPLE_RATE
-        if seconds > settings.max_audio_seconds:
-            raise InputError(
-                f"{name} is {seconds:.1f} s long; the limit is {settings.max_audio_seconds:g} s "
-                "(split the clip, or restart the server with a larger --max-audio-seconds)"
-            )
+        hint = "split the clip, or restart the server with a larger --max-audio-seconds"
+        samples = await run_in_threadpool(decode_audio, data, name, settings.max_audio_seconds, hint)
         return samples
 
     @app.get("/v1/jobs", response_model=list[JobStatus])
