@@ -184,9 +184,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/v1/health", response_model=Health)
     def health() -> Health:
-        """Version, device, engines loaded, queue depth and limits."""
+        """Version, device, engines loaded, queue depth and limits; ``degraded`` with the problems, if any."""
+        problems = manager.worker_problems()
         return Health(
-            status="ok",
+            status="degraded" if problems else "ok",
+            problems=problems,
             version=__version__,
             device=device,
             engines_loaded=manager.engines_loaded(),
@@ -197,6 +199,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "max_audio_seconds": settings.max_audio_seconds,
                 "max_transcript_chars": settings.max_transcript_chars,
                 "max_queue": settings.max_queue,
+                "stall_seconds": settings.stall_seconds,
             },
         )
 

@@ -111,7 +111,7 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[str | None]] = {d: queue.Queue() for d in pool.devices()}
-        self._engines = {d: EngineProcess(d, worker_context(settings)) for d in self._queues}
+        self._engines = {d: EngineProcess(d, worker_context(settings), settings.stall_seconds) for d in self._queues}
         self._pending: dict[str, deque[str]] = {d: deque() for d in self._queues}
         self._threads: list[threading.Thread] = []
         self._run_seconds: deque[float] = deque(maxlen=20)
@@ -270,6 +270,19 @@ class JobManager:
         """Process id of ``device``'s engine process while it runs."""
         return self._engines[device].pid
 
+    def worker_problems(self) -> list[str]:
+        """What is wrong with the workers, for health: a worker thread that has died, an engine gone quiet."""
+        problems = [
+            f"the {t.name.removeprefix('mouthpiece-')} worker has stopped; restart the server"
+            for t in self._threads
+            if not t.is_alive()
+        ]
+        for device, engines in self._engines.items():
+            quiet = engines.quiet_seconds()
+            if quiet is not None and quiet > self.settings.stall_seconds / 2:
+                problems.append(f"the {device} engine has reported no progress for {quiet:.0f} s")
+        return problems
+
     def queue_depth(self) -> int:
         with self._lock:
             return self._depth_locked()
@@ -280,20 +293,40 @@ class JobManager:
 
     # ---- workers ---------------------------------------------------------------------------
     def _work(self, device: str) -> None:
+        """One device's worker loop; whatever goes wrong with a job fails that job, never the loop."""
         q = self._queues[device]
         while True:
             job_id = q.get()
             if job_id is None:
                 return
-            with self._lock:
-                job = self._jobs.get(job_id)
-                pending = self._pending[device]
-                if job is None or job.state != "queued" or job_id not in pending or self._stopping:
-                    continue
-                pending.remove(job_id)
-                job.state, job.started, job.message = "running", time.time(), "starting"
+            job = None
+            try:
+                with self._lock:
+                    job = self._jobs.get(job_id)
+                    pending = self._pending[device]
+                    if job is None or job.state != "queued" or job_id not in pending or self._stopping:
+                        continue
+                    pending.remove(job_id)
+                    job.state, job.started, job.message = "running", time.time(), "starting"
+                    self._save(job)
+                self._run(job)
+            except Exception as exc:
+                log.exception("job %s: the %s worker caught an error and goes on with the next job", job_id, device)
+                if job is not None:
+                    self._fail_after_error(job, exc)
+
+    def _fail_after_error(self, job: Job, exc: Exception) -> None:
+        """Mark ``job`` failed in memory (and on disk, if the disk lets us) after an error in the worker."""
+        what = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else type(exc).__name__
+        with self._lock:
+            job.state, job.finished = "failed", time.time()
+            job.message = f"the server could not finish this job ({what}); submit it again"
+            try:
                 self._save(job)
-            self._run(job)
+            except OSError as again:
+                log.error("job %s: its failure could not be recorded on disk either: %s", job.id, again)
+            if self.on_finish is not None:
+                self.on_finish(job)
 
     def _run(self, job: Job) -> None:
         def progress(fraction: float, message: str) -> None:

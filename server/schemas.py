@@ -218,7 +218,9 @@ class JobStatus(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    """``degraded`` when a worker has stopped or an engine has gone quiet; ``problems`` says which."""
+    problems: list[str] = []
     version: str
     device: str
     engines_loaded: list[str]

@@ -31,6 +31,8 @@ class Settings(BaseModel):
     max_queue: int = Field(32, ge=1)
     keep_days: float = Field(7.0, gt=0)
     max_results_mb: float = Field(2048.0, gt=0)
+    stall_seconds: float = Field(600.0, gt=0)
+    """A running job whose engine reports nothing for this long is failed and its engine process replaced."""
     renderer_checkpoint: Path | None = None
     """PIRenderer weights; None means ``<models>/styletalk/renderer_checkpoint.pt``."""
     renderer_config: Path | None = None

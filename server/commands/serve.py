@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-days", type=float, default=7.0, help="delete finished results after (default 7)")
     parser.add_argument("--max-results-mb", type=float, default=2048.0, help="disk kept for results (default 2048)")
     parser.add_argument(
+        "--stall-seconds",
+        type=float,
+        default=600.0,
+        help="fail a job whose engine reports no progress for this long, and replace the engine (default 600)",
+    )
+    parser.add_argument(
         "--renderer-checkpoint",
         type=Path,
         help="PIRenderer weights for /v1/renders (default: <models>/styletalk/renderer_checkpoint.pt)",
@@ -60,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "max_queue": args.max_queue,
         "keep_days": args.keep_days,
         "max_results_mb": args.max_results_mb,
+        "stall_seconds": args.stall_seconds,
     }
     for name in ("data_dir", "renderer_checkpoint", "renderer_config", "sadtalker_weights"):
         if getattr(args, name) is not None:
