@@ -17,6 +17,7 @@ import numpy as np
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -35,6 +36,7 @@ from core.track import Track
 from server.auth import BearerTokenMiddleware
 from server.engine_pool import EnginePool, EngineUnavailable
 from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull
+from server.origin import OriginGuardMiddleware
 from server.renders import (
     check_head_motion,
     check_renderable,
@@ -140,6 +142,19 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization"],
+        )
+    app.add_middleware(  # outermost: a foreign Host or Origin is refused before anything else
+        OriginGuardMiddleware,
+        bind_host=settings.host,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
 
     @app.exception_handler(MouthpieceError)
     async def mouthpiece_error(_: Request, exc: MouthpieceError) -> JSONResponse:

@@ -23,6 +23,10 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names besides the bound address and localhost that requests may name (a reverse proxy's)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (``https://tool.example``) whose pages may call the server; none by default."""
     data_dir: Path = Field(default_factory=data_dir)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_upload_mb: float = Field(50.0, gt=0)

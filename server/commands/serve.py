@@ -18,6 +18,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("MOUTHPIECE_TOKEN"),
         help="require 'Authorization: Bearer TOKEN' on every request (default: $MOUTHPIECE_TOKEN)",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests naming this host (e.g. a reverse proxy's); repeatable",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from this origin (https://tool.example) call the server; repeatable; none by default",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device for engines")
     parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest audio upload (default 50)")
     parser.add_argument("--max-audio-seconds", type=float, default=300.0, help="longest clip (default 300)")
@@ -67,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
         "keep_days": args.keep_days,
         "max_results_mb": args.max_results_mb,
         "stall_seconds": args.stall_seconds,
+        "allowed_hosts": tuple(args.allow_host),
+        "allowed_origins": tuple(args.allow_origin),
     }
     for name in ("data_dir", "renderer_checkpoint", "renderer_config", "sadtalker_weights"):
         if getattr(args, name) is not None:
