@@ -15,6 +15,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from core.array_caps import MAX_TEXT_BYTES, check_npz
+from core.atomic import atomic_path
 from core.errors import InputError
 
 FORMAT = "mouthpiece.track/1"
@@ -192,14 +193,15 @@ class Track:
 
     # ---- files -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write ``.npz`` or ``.json`` by the file's suffix."""
+        """Write ``.npz`` or ``.json`` by the file's suffix, whole or not at all (an old file stays intact)."""
         path = Path(path)
-        if path.suffix.lower() == ".json":
-            path.write_text(self.to_json())
-        elif path.suffix.lower() == ".npz":
-            self.to_npz(path)
-        else:
+        if path.suffix.lower() not in (".json", ".npz"):
             raise InputError(f"track files end in .npz or .json, not '{path.suffix}'")
+        with atomic_path(path) as tmp:
+            if path.suffix.lower() == ".json":
+                tmp.write_text(self.to_json())
+            else:
+                tmp.write_bytes(self.to_npz_bytes())  # a failed write then leaves no half-closed zip behind
 
     @classmethod
     def load(cls, path: str | Path) -> Track:

@@ -35,7 +35,7 @@ from core.rigs import RIG_NAMES, load_rig
 from core.track import Track
 from server.auth import BearerTokenMiddleware
 from server.engine_pool import EnginePool, EngineUnavailable
-from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull
+from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull, StorageFull
 from server.origin import OriginGuardMiddleware
 from server.renders import (
     check_head_motion,
@@ -90,6 +90,7 @@ STATUS_FOR: tuple[tuple[type[Exception], int], ...] = (
     (UploadTooLargeError, 413),
     (JobNotReady, 409),
     (QueueFull, 429),
+    (StorageFull, 507),
     (UnsupportedMediaError, 415),
     (ModelMissingError, 409),
     (ModelFormatError, 409),

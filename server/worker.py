@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 import signal
 import time
 import traceback
@@ -21,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.atomic import atomic_path
 from core.errors import Cancelled, MouthpieceError
 
 AUDIO = "audio.npy"
@@ -221,7 +221,8 @@ def _animate(
         weights = context["sadtalker_weights"]
         track = add_head_motion(track, audio, style, job_params.seed, weights, pool.device_for("sadtalker"))
     check_cancel(cancel)
-    _write_atomically(job_dir / TRACK, track.to_npz)
+    with atomic_path(job_dir / TRACK) as tmp:
+        track.to_npz(tmp)
     return f"done: {track.num_frames} frames at {track.fps:g} fps"
 
 
@@ -262,13 +263,6 @@ def _render(
         fps=render.fps,
     )
     return f"done: {result.frames} frames at {result.fps:g} fps, {result.device}, batch {result.batch}"
-
-
-def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
 
 
 def _guarded(run: Callable[..., str], *args: Any) -> Outcome:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 from pathlib import Path
 
 HELP = "run the local inference server that the Blender add-on and other clients talk to"
@@ -91,7 +93,25 @@ def run(args: argparse.Namespace) -> int:
         settings = Settings(**values)
     except ValidationError as exc:
         raise InputError(describe_errors(list(exc.errors()))) from None
+    sock = _bind(settings.host, settings.port)  # first: a busy port is refused before any job is touched
     app = create_app(settings)
+    app.state.manager.claim_data_dir()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server.run(sockets=[sock])
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or a one-line error saying why not."""
+    from core.errors import InputError
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        hint = " (is another mouthpiece serve running? stop it or pass --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
+    return sock

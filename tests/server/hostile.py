@@ -153,12 +153,16 @@ def serve_args(data_dir: Path, port: int, *extra: str) -> list[str]:
 
 
 @contextmanager
-def server_process(data_dir: Path, *extra: str, timeout: float = 60) -> Iterator[ServerProcess]:
-    """`mouthpiece serve` on a free 127.0.0.1 port, stopped (SIGINT, then kill) at the end."""
+def server_process(
+    data_dir: Path, *extra: str, prefix: tuple[str, ...] = (), timeout: float = 60
+) -> Iterator[ServerProcess]:
+    """`mouthpiece serve` on a free 127.0.0.1 port (run through ``prefix``, e.g. ``prlimit``), stopped
+    (SIGINT, then kill) at the end."""
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
+    command = [*prefix, *serve_args(data_dir, port, *extra)]
     with log.open("wb") as out:
-        proc = subprocess.Popen(serve_args(data_dir, port, *extra), cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(command, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
     running = ServerProcess(f"http://127.0.0.1:{port}", proc, log)
     try:
         deadline = time.monotonic() + timeout
@@ -187,6 +191,12 @@ done = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
 print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 """Runs the command from a small process: a child's peak RSS counts the pages of the process that forked it."""
+
+
+def cli(*args: str, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """Run `mouthpiece ARGS` (through ``prefix``, e.g. ``prlimit``)."""
+    command = [*prefix, sys.executable, "-m", "server.cli", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
 
 
 def cli_peak_mb(*args: str, cwd: Path = REPO) -> tuple[int, str, float]:
