@@ -176,6 +176,14 @@ def create_app(settings: Settings) -> FastAPI:
             )
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(MemoryError)
+    async def out_of_memory(_: Request, exc: MemoryError) -> JSONResponse:
+        log.error("a request ran out of memory: %s", exc)
+        return JSONResponse(
+            {"detail": "the server ran out of memory for this request; send a shorter clip or a smaller file"},
+            status_code=503,
+        )
+
     @app.exception_handler(Exception)
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
