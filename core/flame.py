@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from core.array_caps import check_declared
 from core.errors import InputError, ModelFormatError
 from core.rig import FaceRig
 from core.safe_pickle import safe_load
@@ -104,38 +105,53 @@ ALLOWED_GLOBALS[("copyreg", "_reconstructor")] = _reconstructor
 ALLOWED_GLOBALS[("builtins", "object")] = object
 
 
-def to_numpy(value: Any) -> Any:
-    """Evaluate chumpy / sparse stand-ins (recursively) to numpy arrays; other values pass."""
+def to_numpy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    """Evaluate chumpy / sparse stand-ins (recursively) to numpy arrays; other values pass.
+
+    A node shared by several others is evaluated once (``memo``), and no result may exceed the array cap.
+    """
     if not isinstance(value, _Pickled):
         return value
+    memo = {} if memo is None else memo
+    if id(value) not in memo:
+        memo[id(value)] = _evaluate(value, memo)
+    return memo[id(value)]
+
+
+def _evaluate(value: _Pickled, memo: dict[int, Any]) -> Any:
     s = value.state
     kind = value.kind
+
+    def ev(item: Any) -> Any:
+        return to_numpy(item, memo)
+
     try:
         if kind == "Ch":
-            return np.asarray(to_numpy(s["x"]))
+            return np.asarray(ev(s["x"]))
         if kind == "Reshape":
-            return np.reshape(to_numpy(s["a"]), s["newshape"])
+            return np.reshape(ev(s["a"]), s["newshape"])
         if kind == "transpose":
-            return np.transpose(to_numpy(s["a"]), s.get("axes"))
+            return np.transpose(ev(s["a"]), s.get("axes"))
         if kind == "Select":
-            out = np.asarray(to_numpy(s["a"])).ravel()[np.asarray(s["idxs"])]
+            out = np.asarray(ev(s["a"])).ravel()[np.asarray(s["idxs"])]
             shape = s.get("preferred_shape")
             return out.reshape(shape) if shape is not None else out
         if kind == "Concatenate":
-            parts = [
-                to_numpy(s[k]) for k in sorted((k for k in s if re.fullmatch(r"m\d+", k)), key=lambda k: int(k[1:]))
-            ]
+            parts = [ev(s[k]) for k in sorted((k for k in s if re.fullmatch(r"m\d+", k)), key=lambda k: int(k[1:]))]
             return np.concatenate(parts, axis=s.get("axis", 0))
         if kind in ("add", "subtract", "multiply"):
-            return getattr(np, kind)(to_numpy(s["a"]), to_numpy(s["b"]))
+            a, b = np.asarray(ev(s["a"])), np.asarray(ev(s["b"]))
+            check_declared(np.broadcast_shapes(a.shape, b.shape), np.result_type(a, b), f"pickled chumpy {kind}")
+            return getattr(np, kind)(a, b)
         if kind.startswith("sparse_"):
             shape = tuple(s.get("_shape") or s["shape"])
             fmt = kind.removeprefix("sparse_")
+            check_declared(shape, np.float64, f"pickled sparse {fmt} matrix")  # it is made dense later
             if fmt == "coo":
                 return scipy.sparse.coo_matrix((s["data"], (s["row"], s["col"])), shape=shape)
             cls = scipy.sparse.csc_matrix if fmt == "csc" else scipy.sparse.csr_matrix
             return cls((s["data"], s["indices"], s["indptr"]), shape=shape)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelFormatError(f"cannot evaluate a pickled {kind} object ({exc})") from None
     raise ModelFormatError(f"unsupported pickled object {kind}")
 
@@ -288,9 +304,17 @@ def load_flame_pkl(path: str | Path, version: str | None = None) -> FlameModel:
     if p.suffix.lower() != ".pkl":
         raise InputError(f"expected a FLAME .pkl file (generic_model.pkl or flame2023.pkl), got '{p.name}'")
     detected, basis = detect_version(p)
-    with p.open("rb") as f:
-        data = safe_load(f, ALLOWED_GLOBALS)
-    return parse_flame(data, version or detected, "version given by the user" if version else basis)
+    try:
+        with p.open("rb") as f:
+            data = safe_load(f, ALLOWED_GLOBALS)
+    except InputError as exc:
+        raise InputError(f"{p.name}: {exc}") from None
+    try:
+        return parse_flame(data, version or detected, "version given by the user" if version else basis)
+    except RecursionError:
+        raise ModelFormatError(f"{p.name}: not a FLAME model (its chumpy objects are nested too deeply)") from None
+    except MemoryError:
+        raise ModelFormatError(f"{p.name}: not a FLAME model (it declares more data than fits in memory)") from None
 
 
 def save_flame_npz(model: FlameModel, rig: FaceRig, path: str | Path) -> Path:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import _compat_pickle
 import codecs
+import io
 import pickle
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 import numpy as np
 
+from core.array_caps import check_declared
 from core.errors import InputError
 
 Allowed = Mapping[tuple[str, str], Callable[..., Any] | type]
@@ -26,6 +28,23 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     if codecs.lookup(encoding).name != "iso8859-1":
         raise InputError(f"refused to decode pickled bytes with encoding '{encoding}'")
     return text.encode("latin1")
+
+
+def _capped_reconstruct(reconstruct: Callable[..., Any]) -> Callable[..., Any]:
+    """numpy's ``_reconstruct`` allocates the shape it is given: refuse one over the array cap first."""
+
+    def capped(subtype: Any, shape: Any, dtype: Any) -> Any:
+        check_declared(shape if isinstance(shape, tuple | list) else (shape,), dtype, "pickled array")
+        return reconstruct(subtype, shape, dtype)
+
+    return capped
+
+
+def capped_bytes(*args: Any) -> bytes:
+    """``bytes(...)`` as pickles call it, refusing a size over the array cap (``bytes(10**12)``)."""
+    if args and isinstance(args[0], int):
+        check_declared((args[0],), np.uint8, "pickled bytes")
+    return bytes(*args)
 
 
 def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any] | type]:
@@ -41,7 +60,7 @@ def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any] | type]:
     numeric: Any = np.core.numeric
     # numpy 1.x pickles name numpy.core.multiarray; numpy 2.x names numpy._core.multiarray.
     for core in ("numpy.core", "numpy._core"):
-        table[(f"{core}.multiarray", "_reconstruct")] = multiarray._reconstruct
+        table[(f"{core}.multiarray", "_reconstruct")] = _capped_reconstruct(multiarray._reconstruct)
         table[(f"{core}.multiarray", "scalar")] = multiarray.scalar
         table[(f"{core}.numeric", "_frombuffer")] = numeric._frombuffer  # protocol 5
     return table
@@ -80,9 +99,15 @@ def safe_load(fileobj: IO[bytes], allowed: Allowed | None = None, *, encoding: s
     a pickle.
     """
     table = {**NUMPY_GLOBALS, **(allowed or {})}
+    # from memory: a length field read from a file object makes it allocate that length up front
+    data = io.BytesIO(fileobj.read())
     try:
-        return _RestrictedUnpickler(fileobj, table, encoding).load()
+        return _RestrictedUnpickler(data, table, encoding).load()
     except InputError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as exc:
         raise InputError(f"not a readable pickle file ({type(exc).__name__}: {exc})") from None
+    except MemoryError:
+        raise InputError("not a readable pickle file: it declares more data than fits in memory") from None
+    except RecursionError:
+        raise InputError("not a readable pickle file: its objects are nested too deeply") from None

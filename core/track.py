@@ -5,12 +5,17 @@ from __future__ import annotations
 import io
 import json
 import math
+import zipfile
+import zlib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from core.array_caps import MAX_TEXT_BYTES, check_npz
+from core.atomic import atomic_path
 from core.errors import InputError
 
 FORMAT = "mouthpiece.track/1"
@@ -112,23 +117,29 @@ class Track:
         if isinstance(source, bytes):
             source = io.BytesIO(source)
         try:
-            z = np.load(source, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as exc:
+            with ExitStack() as stack:
+                fp = stack.enter_context(open(source, "rb")) if isinstance(source, str | Path) else source
+                check_npz(fp, "track .npz")
+                z = stack.enter_context(np.load(fp, allow_pickle=False))
+                return cls._from_npz_arrays(z)
+        except (OSError, ValueError, EOFError, TypeError, zipfile.BadZipFile, zlib.error) as exc:
             raise InputError(f"not a track .npz file: {exc}") from None
-        with z:
-            missing = {"format", "fps", "rig", "channels", "values"} - set(z.files)
-            if missing:
-                raise InputError(f"track .npz is missing {sorted(missing)}")
-            _check_format(str(z["format"]))
-            return cls(
-                fps=float(z["fps"]),
-                rig=str(z["rig"]),
-                channels=[str(c) for c in z["channels"]],
-                values=z["values"],
-                rotations={k[len("rotation_") :]: z[k] for k in z.files if k.startswith("rotation_")},
-                translation=z.get("translation", None),
-                meta=json.loads(str(z["meta"])) if "meta" in z else {},
-            )
+
+    @classmethod
+    def _from_npz_arrays(cls, z: Any) -> Track:
+        missing = {"format", "fps", "rig", "channels", "values"} - set(z.files)
+        if missing:
+            raise InputError(f"track .npz is missing {sorted(missing)}")
+        _check_format(str(z["format"]))
+        return cls(
+            fps=float(z["fps"]),
+            rig=str(z["rig"]),
+            channels=[str(c) for c in z["channels"]],
+            values=z["values"],
+            rotations={k[len("rotation_") :]: z[k] for k in z.files if k.startswith("rotation_")},
+            translation=z.get("translation", None),
+            meta=json.loads(str(z["meta"])) if "meta" in z else {},
+        )
 
     # ---- JSON wire form --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -170,22 +181,27 @@ class Track:
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Track:
+        if len(text) > MAX_TEXT_BYTES:
+            raise InputError(f"track JSON is {len(text) / 2**20:.0f} MB; the limit is {MAX_TEXT_BYTES // 2**20} MB")
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InputError(f"track is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise InputError("track is not valid JSON: nested too deeply") from None
         return cls.from_dict(d)
 
     # ---- files -----------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write ``.npz`` or ``.json`` by the file's suffix."""
+        """Write ``.npz`` or ``.json`` by the file's suffix, whole or not at all (an old file stays intact)."""
         path = Path(path)
-        if path.suffix.lower() == ".json":
-            path.write_text(self.to_json())
-        elif path.suffix.lower() == ".npz":
-            self.to_npz(path)
-        else:
+        if path.suffix.lower() not in (".json", ".npz"):
             raise InputError(f"track files end in .npz or .json, not '{path.suffix}'")
+        with atomic_path(path) as tmp:
+            if path.suffix.lower() == ".json":
+                tmp.write_text(self.to_json())
+            else:
+                tmp.write_bytes(self.to_npz_bytes())  # a failed write then leaves no half-closed zip behind
 
     @classmethod
     def load(cls, path: str | Path) -> Track:

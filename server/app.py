@@ -17,11 +17,12 @@ import numpy as np
 from fastapi import FastAPI, File, Form, Query, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import __version__
-from core.audio import SAMPLE_RATE, decode_audio
+from core.audio import decode_audio
 from core.engines import engine_names
 from core.errors import (
     InputError,
@@ -34,7 +35,8 @@ from core.rigs import RIG_NAMES, load_rig
 from core.track import Track
 from server.auth import BearerTokenMiddleware
 from server.engine_pool import EnginePool, EngineUnavailable
-from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull
+from server.jobs import FINISHED, Job, JobManager, JobNotFound, JobNotReady, QueueFull, StorageFull
+from server.origin import OriginGuardMiddleware
 from server.renders import (
     check_head_motion,
     check_renderable,
@@ -88,6 +90,7 @@ STATUS_FOR: tuple[tuple[type[Exception], int], ...] = (
     (UploadTooLargeError, 413),
     (JobNotReady, 409),
     (QueueFull, 429),
+    (StorageFull, 507),
     (UnsupportedMediaError, 415),
     (ModelMissingError, 409),
     (ModelFormatError, 409),
@@ -140,6 +143,19 @@ def create_app(settings: Settings) -> FastAPI:
     )
     if settings.token:
         app.add_middleware(BearerTokenMiddleware, token=settings.token)
+    if settings.allowed_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.allowed_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization"],
+        )
+    app.add_middleware(  # outermost: a foreign Host or Origin is refused before anything else
+        OriginGuardMiddleware,
+        bind_host=settings.host,
+        allowed_hosts=settings.allowed_hosts,
+        allowed_origins=settings.allowed_origins,
+    )
 
     @app.exception_handler(MouthpieceError)
     async def mouthpiece_error(_: Request, exc: MouthpieceError) -> JSONResponse:
@@ -159,6 +175,14 @@ def create_app(settings: Settings) -> FastAPI:
                 f"no endpoint {request.method} {request.url.path}; the API lives under /v1 and is described at /docs"
             )
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(MemoryError)
+    async def out_of_memory(_: Request, exc: MemoryError) -> JSONResponse:
+        log.error("a request ran out of memory: %s", exc)
+        return JSONResponse(
+            {"detail": "the server ran out of memory for this request; send a shorter clip or a smaller file"},
+            status_code=503,
+        )
 
     @app.exception_handler(Exception)
     async def internal_error(_: Request, exc: Exception) -> JSONResponse:
@@ -184,9 +208,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/v1/health", response_model=Health)
     def health() -> Health:
-        """Version, device, engines loaded, queue depth and limits."""
+        """Version, device, engines loaded, queue depth and limits; ``degraded`` with the problems, if any."""
+        problems = manager.worker_problems()
         return Health(
-            status="ok",
+            status="degraded" if problems else "ok",
+            problems=problems,
             version=__version__,
             device=device,
             engines_loaded=manager.engines_loaded(),
@@ -197,6 +223,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "max_audio_seconds": settings.max_audio_seconds,
                 "max_transcript_chars": settings.max_transcript_chars,
                 "max_queue": settings.max_queue,
+                "stall_seconds": settings.stall_seconds,
             },
         )
 
@@ -255,13 +282,8 @@ def create_app(settings: Settings) -> FastAPI:
                 "(send a compressed clip, or restart the server with a larger --max-upload-mb)"
             )
         check_wav_complete(data, name)
-        samples = await run_in_threadpool(decode_audio, data, name)
-        seconds = len(samples) / SAMPLE_RATE
-        if seconds > settings.max_audio_seconds:
-            raise InputError(
-                f"{name} is {seconds:.1f} s long; the limit is {settings.max_audio_seconds:g} s "
-                "(split the clip, or restart the server with a larger --max-audio-seconds)"
-            )
+        hint = "split the clip, or restart the server with a larger --max-audio-seconds"
+        samples = await run_in_threadpool(decode_audio, data, name, settings.max_audio_seconds, hint)
         return samples
 
     @app.get("/v1/jobs", response_model=list[JobStatus])

@@ -19,6 +19,7 @@ One whose audio is gone is marked failed with a message asking to submit it agai
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import math
@@ -29,10 +30,11 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -48,6 +50,7 @@ log = logging.getLogger("mouthpiece.server")
 
 FINISHED = frozenset({"done", "failed", "cancelled"})
 RECORD = "job.json"
+LOCK = "server.lock"
 INPUT = {"animate": AUDIO, "render": PORTRAIT}
 """The file whose presence means a queued job can still run."""
 RESULT = {"animate": TRACK, "render": VIDEO}
@@ -60,6 +63,10 @@ class QueueFull(MouthpieceError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class StorageFull(MouthpieceError):
+    """The data folder refused to store a new job (full disk, read-only, quota)."""
 
 
 class JobNotFound(InputError):
@@ -111,18 +118,51 @@ class JobManager:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
         self._queues: dict[str, queue.Queue[str | None]] = {d: queue.Queue() for d in pool.devices()}
-        self._engines = {d: EngineProcess(d, worker_context(settings)) for d in self._queues}
+        self._engines = {d: EngineProcess(d, worker_context(settings), settings.stall_seconds) for d in self._queues}
         self._pending: dict[str, deque[str]] = {d: deque() for d in self._queues}
         self._threads: list[threading.Thread] = []
         self._run_seconds: deque[float] = deque(maxlen=20)
         self._stopping = False
+        self._claim: IO[str] | None = None
         self.on_finish: Callable[[Job], object] | None = None
         """Called (under the manager's lock; keep it short) when a job reaches a final state."""
 
     # ---- lifecycle -------------------------------------------------------------------------
+    def claim_data_dir(self) -> None:
+        """Lock the data folder for this server (``server.lock`` holds its pid); refused while another holds it.
+
+        The lock is an ``flock``: it goes with the process, however that ends.
+        """
+        if self._claim is not None:
+            return
+        path = Path(self.settings.data_dir) / LOCK
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            claim = open(path, "a+")  # noqa: SIM115 (held open while the server runs)
+        except OSError as exc:
+            raise InputError(
+                f"cannot use {self.settings.data_dir} as the data folder ({exc.strerror or exc}); "
+                "pass --data-dir with a writable folder"
+            ) from None
+        try:
+            fcntl.flock(claim, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            claim.seek(0)
+            holder = claim.read().strip() or "unknown"
+            claim.close()
+            raise InputError(
+                f"the data folder {self.settings.data_dir} is in use by another mouthpiece server (pid {holder}); "
+                "stop that one, or give this one its own --data-dir"
+            ) from None
+        claim.truncate(0)
+        claim.write(f"{os.getpid()}\n")
+        claim.flush()
+        self._claim = claim
+
     def start(self) -> None:
-        """Load jobs from disk (re-queueing interrupted ones), prune, and start one worker per device."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Claim the data folder, load jobs (re-queueing interrupted ones), prune, start one worker per device."""
+        self.claim_data_dir()
+        self._remove_leftovers()
         for job in sorted(self._load_all(), key=lambda j: j.created):
             self._jobs[job.id] = job
             if job.state == "queued":
@@ -151,6 +191,9 @@ class JobManager:
         for thread in self._threads:
             thread.join(5.0)
         self._threads.clear()
+        if self._claim is not None:
+            self._claim.close()  # releases the flock
+            self._claim = None
 
     # ---- requests --------------------------------------------------------------------------
     def submit(self, params: JobParams, audio: np.ndarray) -> Job:
@@ -163,9 +206,8 @@ class JobManager:
                 audio_seconds=round(len(audio) / SAMPLE_RATE, 3),
                 created=time.time(),
             )
-            folder = self.root / job.id
-            folder.mkdir(parents=True)
-            np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
+            with self._storing(job):
+                np.save(self.root / job.id / AUDIO, np.asarray(audio, dtype=np.float32))
             self._add_locked(job)
         return job
 
@@ -180,13 +222,13 @@ class JobManager:
                 created=time.time(),
                 kind="render",
             )
-            folder = self.root / job.id
-            folder.mkdir(parents=True)
-            with open(folder / INPUT_TRACK, "wb") as fh:
-                track.to_npz(fh)
-            if audio is not None:
-                np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
-            np.save(folder / PORTRAIT, np.ascontiguousarray(portrait, dtype=np.uint8))
+            with self._storing(job):
+                folder = self.root / job.id
+                with open(folder / INPUT_TRACK, "wb") as fh:
+                    track.to_npz(fh)
+                if audio is not None:
+                    np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
+                np.save(folder / PORTRAIT, np.ascontiguousarray(portrait, dtype=np.uint8))
             self._add_locked(job)
         return job
 
@@ -270,6 +312,19 @@ class JobManager:
         """Process id of ``device``'s engine process while it runs."""
         return self._engines[device].pid
 
+    def worker_problems(self) -> list[str]:
+        """What is wrong with the workers, for health: a worker thread that has died, an engine gone quiet."""
+        problems = [
+            f"the {t.name.removeprefix('mouthpiece-')} worker has stopped; restart the server"
+            for t in self._threads
+            if not t.is_alive()
+        ]
+        for device, engines in self._engines.items():
+            quiet = engines.quiet_seconds()
+            if quiet is not None and quiet > self.settings.stall_seconds / 2:
+                problems.append(f"the {device} engine has reported no progress for {quiet:.0f} s")
+        return problems
+
     def queue_depth(self) -> int:
         with self._lock:
             return self._depth_locked()
@@ -280,20 +335,40 @@ class JobManager:
 
     # ---- workers ---------------------------------------------------------------------------
     def _work(self, device: str) -> None:
+        """One device's worker loop; whatever goes wrong with a job fails that job, never the loop."""
         q = self._queues[device]
         while True:
             job_id = q.get()
             if job_id is None:
                 return
-            with self._lock:
-                job = self._jobs.get(job_id)
-                pending = self._pending[device]
-                if job is None or job.state != "queued" or job_id not in pending or self._stopping:
-                    continue
-                pending.remove(job_id)
-                job.state, job.started, job.message = "running", time.time(), "starting"
+            job = None
+            try:
+                with self._lock:
+                    job = self._jobs.get(job_id)
+                    pending = self._pending[device]
+                    if job is None or job.state != "queued" or job_id not in pending or self._stopping:
+                        continue
+                    pending.remove(job_id)
+                    job.state, job.started, job.message = "running", time.time(), "starting"
+                    self._save(job)
+                self._run(job)
+            except Exception as exc:
+                log.exception("job %s: the %s worker caught an error and goes on with the next job", job_id, device)
+                if job is not None:
+                    self._fail_after_error(job, exc)
+
+    def _fail_after_error(self, job: Job, exc: Exception) -> None:
+        """Mark ``job`` failed in memory (and on disk, if the disk lets us) after an error in the worker."""
+        what = f"{type(exc).__name__}: {exc}" if isinstance(exc, OSError) else type(exc).__name__
+        with self._lock:
+            job.state, job.finished = "failed", time.time()
+            job.message = f"the server could not finish this job ({what}); submit it again"
+            try:
                 self._save(job)
-            self._run(job)
+            except OSError as again:
+                log.error("job %s: its failure could not be recorded on disk either: %s", job.id, again)
+            if self.on_finish is not None:
+                self.on_finish(job)
 
     def _run(self, job: Job) -> None:
         def progress(fraction: float, message: str) -> None:
@@ -337,8 +412,24 @@ class JobManager:
                 retry,
             )
 
+    @contextmanager
+    def _storing(self, job: Job) -> Iterator[None]:
+        """Make ``job``'s folder for its inputs and its record; on an OSError remove it all and raise StorageFull."""
+        folder = self.root / job.id
+        try:
+            folder.mkdir(parents=True)
+            yield
+            self._save(job)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            log.error("could not store a new job in %s: %s", self.root, exc)
+            raise StorageFull(
+                f"the server could not store the job ({exc.strerror or 'a write was cut short'}) "
+                f"in its data folder {self.root}; "
+                "free some disk space there (or restart the server with a smaller --keep-days) and try again"
+            ) from None
+
     def _add_locked(self, job: Job) -> None:
-        self._save(job)
         self._jobs[job.id] = job
         self._enqueue(job)
 
@@ -379,6 +470,15 @@ class JobManager:
         tmp = path.with_suffix(".part")
         tmp.write_text(json.dumps(job.record()))
         os.replace(tmp, path)
+
+    def _remove_leftovers(self) -> None:
+        """Remove what an interrupted write left: job folders without a record, and ``*.part`` files."""
+        for folder in self.root.iterdir():
+            if folder.is_dir() and not (folder / RECORD).is_file():
+                shutil.rmtree(folder, ignore_errors=True)
+                log.info("removed the orphan job folder %s (it has no %s)", folder.name, RECORD)
+        for part in self.root.glob("*/*.part*"):
+            part.unlink(missing_ok=True)
 
     def _load_all(self) -> list[Job]:
         jobs = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal, overload
+from typing import Annotated, Any, Literal, overload
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator, model_validator
 
 from core.arkit import EMOTIONS
 from core.engines import ENGINES, Engine, EngineOptions
@@ -16,6 +16,9 @@ SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}")
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 JobKind = Literal["animate", "render"]
 POSE_STYLES = 46
+MAX_KEY_SECONDS = 86_400.0
+"""Latest emotion key time (a day: clips are minutes)."""
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 def _safe_name(kind: str, value: str) -> str:
@@ -36,25 +39,34 @@ class JobParams(BaseModel):
         "builtin", max_length=64, description="see GET /v1/models", json_schema_extra={"enum": list(ENGINES)}
     )
     emotion: str = Field("neutral", json_schema_extra={"enum": list(EMOTIONS)})
-    intensity: float = Field(0.5, ge=0.0, le=1.0)
+    intensity: float = Field(0.5, ge=0.0, le=1.0, allow_inf_nan=False)
     style: str | None = Field(None, description="engine-specific style name, see GET /v1/models")
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(0, ge=0, le=2**31 - 1, strict=True)
     transcript: str | None = Field(None, description="what is said, for forced alignment")
-    fps: float | None = Field(None, ge=1.0, le=240.0, description="output frame rate; engine's native if absent")
-    emotion_keys: list[tuple[float, str, float]] | None = Field(
+    fps: float | None = Field(
+        None, ge=1.0, le=240.0, allow_inf_nan=False, description="output frame rate; engine's native if absent"
+    )
+    emotion_keys: list[tuple[Finite, str, Finite]] | None = Field(
         None, max_length=1000, description="time-varying emotion: [seconds, emotion, intensity] keys"
     )
-    blinks: bool = True
+    blinks: StrictBool = True
     head_motion: bool | Literal["sadtalker"] = Field(
         True,
         description="true: the engine's own head motion; false: a still head; \"sadtalker\": SadTalker's PoseVAE "
         "head motion from the audio replaces the engine's (see pose_style)",
     )
     pose_style: int | None = Field(
-        None, ge=0, le=POSE_STYLES - 1, description="PoseVAE pose style 0..45 (head_motion sadtalker)"
+        None, ge=0, le=POSE_STYLES - 1, strict=True, description="PoseVAE pose style 0..45 (head_motion sadtalker)"
     )
-    eye_motion: bool = True
+    eye_motion: StrictBool = True
     identity: str | int | None = Field(None, description="engine-specific speaker identity (name or index)")
+
+    @field_validator("head_motion", mode="before")
+    @classmethod
+    def _head_motion_choice(cls, value: Any) -> Any:
+        if value is True or value is False or value == "sadtalker":
+            return value
+        raise ValueError(f'must be true, false or "sadtalker", not {json.dumps(value)}')
 
     @field_validator("emotion")
     @classmethod
@@ -94,8 +106,11 @@ class JobParams(BaseModel):
         for t, emotion, intensity in value or []:
             if emotion not in EMOTIONS:
                 raise ValueError(f"unknown emotion {emotion!r} in emotion_keys; choose one of: {', '.join(EMOTIONS)}")
-            if t < 0 or not 0.0 <= intensity <= 1.0:
-                raise ValueError(f"emotion key ({t}, {emotion}, {intensity}): time must be ≥ 0 and intensity 0..1")
+            if not 0.0 <= t <= MAX_KEY_SECONDS or not 0.0 <= intensity <= 1.0:
+                raise ValueError(
+                    f"emotion key ({t}, {emotion}, {intensity}): time must be ≥ 0 (at most {MAX_KEY_SECONDS:g} s) "
+                    "and intensity 0..1"
+                )
         return value
 
 
@@ -104,8 +119,12 @@ class RenderParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    fps: float = Field(30.0, ge=1.0, le=120.0, description="video frame rate (the track is resampled to it)")
-    batch: int | None = Field(None, ge=1, le=256, description="frames per forward pass; sized to memory if absent")
+    fps: float = Field(
+        30.0, ge=1.0, le=120.0, allow_inf_nan=False, description="video frame rate (the track is resampled to it)"
+    )
+    batch: int | None = Field(
+        None, ge=1, le=256, strict=True, description="frames per forward pass; sized to memory if absent"
+    )
 
 
 @overload
@@ -118,6 +137,10 @@ def parse_params(text: str, model: type[JobParams | RenderParams] = JobParams) -
         raw = json.loads(text) if text.strip() else {}
     except json.JSONDecodeError as exc:
         raise InputError(f"params is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except RecursionError:
+        raise InputError("params is not valid JSON (nested too deeply)") from None
+    except ValueError:  # Python refuses integers of more than 4300 digits
+        raise InputError("params is not valid JSON (a number in it has thousands of digits)") from None
     if not isinstance(raw, dict):
         example = '{"engine": "builtin", "emotion": "happy"}' if model is JobParams else '{"fps": 30}'
         raise InputError(f"params must be a JSON object, e.g. {example}")
@@ -218,7 +241,9 @@ class JobStatus(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
+    """``degraded`` when a worker has stopped or an engine has gone quiet; ``problems`` says which."""
+    problems: list[str] = []
     version: str
     device: str
     engines_loaded: list[str]

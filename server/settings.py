@@ -23,6 +23,10 @@ class Settings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=0, le=65535)
     token: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names besides the bound address and localhost that requests may name (a reverse proxy's)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Web origins (``https://tool.example``) whose pages may call the server; none by default."""
     data_dir: Path = Field(default_factory=data_dir)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     max_upload_mb: float = Field(50.0, gt=0)
@@ -31,6 +35,8 @@ class Settings(BaseModel):
     max_queue: int = Field(32, ge=1)
     keep_days: float = Field(7.0, gt=0)
     max_results_mb: float = Field(2048.0, gt=0)
+    stall_seconds: float = Field(600.0, gt=0)
+    """A running job whose engine reports nothing for this long is failed and its engine process replaced."""
     renderer_checkpoint: Path | None = None
     """PIRenderer weights; None means ``<models>/styletalk/renderer_checkpoint.pt``."""
     renderer_config: Path | None = None

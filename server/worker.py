@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import multiprocessing
-import os
 import signal
+import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from core.atomic import atomic_path
 from core.errors import Cancelled, MouthpieceError
 
 AUDIO = "audio.npy"
@@ -28,6 +29,8 @@ INPUT_TRACK = "input.npz"
 PORTRAIT = "portrait.npy"
 VIDEO = "video.mp4"
 POLL_SECONDS = 0.05
+CANCEL_GRACE_SECONDS = 10.0
+"""How long a cancelled job's engine may take to stop before it is killed."""
 
 Outcome = tuple[Literal["done", "failed", "cancelled"], str, str | None]
 """(state: done|failed|cancelled, message, traceback text for the log or None)"""
@@ -46,9 +49,12 @@ def worker_context(settings: Any) -> dict[str, Any]:
 class EngineProcess:
     """Parent-side handle: sends one job at a time, relays progress and cancel, restarts after a crash."""
 
-    def __init__(self, device: str, context: dict[str, Any]) -> None:
+    def __init__(self, device: str, context: dict[str, Any], stall_seconds: float = 600.0) -> None:
         self.device = device
         self.context = context
+        self.stall_seconds = stall_seconds
+        """A job whose engine sends nothing for this long is failed and the engine process replaced."""
+        self._last_heard: float | None = None
         self._ctx = multiprocessing.get_context("spawn")  # CUDA needs spawn; fork with threads is unsafe
         self._proc: Any = None
         self._conn: Connection | None = None
@@ -60,6 +66,11 @@ class EngineProcess:
     def pid(self) -> int | None:
         """The child's process id while it runs."""
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    def quiet_seconds(self) -> float | None:
+        """Seconds since the engine last reported on the job it runs (None when it runs none)."""
+        heard = self._last_heard
+        return None if heard is None else time.monotonic() - heard
 
     def _ensure_started(self) -> None:
         if self._proc is not None and self._proc.is_alive():
@@ -93,31 +104,58 @@ class EngineProcess:
         assert conn is not None
         cancel.clear()
         conn.send((str(job_dir), kind, params))
-        while True:
-            if cancelled():
-                cancel.set()
-            try:
-                message = conn.recv() if conn.poll(POLL_SECONDS) else None
-            except (EOFError, OSError):
-                message = None
-            if message is None:
-                if proc.is_alive():
+        self._last_heard = time.monotonic()
+        cancelled_at: float | None = None
+        try:
+            while True:
+                if cancelled() and cancelled_at is None:
+                    cancel.set()
+                    cancelled_at = time.monotonic()
+                try:
+                    message = conn.recv() if conn.poll(POLL_SECONDS) else None
+                except (EOFError, OSError):
+                    message = None
+                if message is None:
+                    if not proc.is_alive():
+                        conn.close()
+                        self._proc = None
+                        return (
+                            "failed",
+                            f"the engine process stopped (exit code {proc.exitcode}) while running this job; "
+                            "the server starts a new one for the next job",
+                            None,
+                        )
+                    now = time.monotonic()
+                    if cancelled_at is not None and now - cancelled_at > CANCEL_GRACE_SECONDS:
+                        self._kill(proc)
+                        return "cancelled", "cancelled; the engine did not stop, so it was replaced", None
+                    if now - self._last_heard > self.stall_seconds:
+                        self._kill(proc)
+                        return (
+                            "failed",
+                            f"the engine made no progress for {self.stall_seconds:g} s and was stopped; "
+                            "the server starts a new one for the next job",
+                            None,
+                        )
                     continue
-                conn.close()
-                self._proc = None
-                return (
-                    "failed",
-                    f"the engine process stopped (exit code {proc.exitcode}) while running this job; "
-                    "the server starts a new one for the next job",
-                    None,
-                )
-            if message[0] == "progress":
-                progress(message[1], message[2])
-                continue
-            if message[0] == "loaded":
-                self.loaded = list(message[1])
-                continue
-            return message
+                self._last_heard = time.monotonic()
+                if message[0] == "progress":
+                    progress(message[1], message[2])
+                    continue
+                if message[0] == "loaded":
+                    self.loaded = list(message[1])
+                    continue
+                return message
+        finally:
+            self._last_heard = None
+
+    def _kill(self, proc: Any) -> None:
+        """Kill a hung engine process (SIGKILL works on a stopped one too); the next job starts another."""
+        proc.kill()
+        proc.join(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = None
 
     def stop(self, timeout: float) -> None:
         """Ask the child to exit; kill it if it does not within ``timeout`` seconds."""
@@ -183,7 +221,8 @@ def _animate(
         weights = context["sadtalker_weights"]
         track = add_head_motion(track, audio, style, job_params.seed, weights, pool.device_for("sadtalker"))
     check_cancel(cancel)
-    _write_atomically(job_dir / TRACK, track.to_npz)
+    with atomic_path(job_dir / TRACK) as tmp:
+        track.to_npz(tmp)
     return f"done: {track.num_frames} frames at {track.fps:g} fps"
 
 
@@ -224,13 +263,6 @@ def _render(
         fps=render.fps,
     )
     return f"done: {result.frames} frames at {result.fps:g} fps, {result.device}, batch {result.batch}"
-
-
-def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
-        write(fh)
-    os.replace(tmp, path)
 
 
 def _guarded(run: Callable[..., str], *args: Any) -> Outcome:

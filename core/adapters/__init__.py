@@ -18,6 +18,7 @@ from core.adapters.arkit_csv import read_arkit_csv, write_arkit_csv
 from core.adapters.emote_pkl import read_emote_pkl, write_emote_pkl
 from core.adapters.sadtalker_mat import read_sadtalker_mat, write_sadtalker_mat
 from core.adapters.styletalk_npy import read_styletalk_npy, write_styletalk_npy
+from core.atomic import atomic_path
 from core.errors import InputError
 from core.track import Track
 
@@ -49,8 +50,10 @@ def import_track(path: str | Path, kind: str | None = None) -> Track:
 
 
 def export_track(track: Track, path: str | Path, kind: str | None = None) -> None:
-    """Write ``track`` to ``path`` in the format ``kind`` (by default, the one its suffix names)."""
-    KINDS[_check_kind(kind or kind_for(path))][2](track, Path(path))
+    """Write ``track`` to ``path`` as ``kind`` (by default, the one its suffix names), whole or not at all."""
+    writer = KINDS[_check_kind(kind or kind_for(path))][2]
+    with atomic_path(path) as tmp:
+        writer(track, tmp)
 
 
 def _check_kind(kind: str) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.resample import resample
-from core.safe_pickle import safe_load
+from core.safe_pickle import capped_bytes, safe_load
 from core.track import Track
 
 FPS = 25.0
@@ -30,7 +30,7 @@ def read_emote_pkl(path: str | Path) -> Track:
     path = Path(path)
     try:
         with path.open("rb") as f:
-            data = safe_load(f, {("builtins", "bytes"): bytes})  # empty arrays in protocol 2
+            data = safe_load(f, {("builtins", "bytes"): capped_bytes})  # empty arrays in protocol 2
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except InputError as exc:

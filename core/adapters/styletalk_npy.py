@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from core.adapters.bfm_pose import coeffs_to_track, track_to_coeffs
+from core.array_caps import check_npy_file
 from core.errors import InputError
 from core.resample import resample
 from core.track import Track
@@ -29,7 +30,9 @@ def read_styletalk_npy(path: str | Path) -> Track:
     """Read a (T,73) StyleTalk coefficient file as a ``bfm`` track at 30 fps."""
     path = Path(path)
     try:
-        arr = np.load(path, allow_pickle=False)
+        with path.open("rb") as fp:
+            check_npy_file(fp, path.name)
+            arr = np.load(fp, allow_pickle=False)
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
     except (OSError, ValueError) as exc:

@@ -171,12 +171,15 @@ def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, in
     bpy.context.view_layer.objects.active = head
     head.select_set(True)
     bpy.context.preferences.filepaths.save_version = 0  # no scene.blend1 backup beside it
-    try:
-        bpy.ops.wm.save_as_mainfile(filepath=str(args.output.resolve()), compress=True)
-    except RuntimeError as exc:
-        from core.errors import MouthpieceError
+    from core.atomic import atomic_path
 
-        raise MouthpieceError(f"Blender could not save {args.output}: {exc}") from None
+    with atomic_path(args.output.resolve()) as tmp:
+        try:
+            bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=True)
+        except RuntimeError as exc:
+            from core.errors import MouthpieceError
+
+            raise MouthpieceError(f"Blender could not save {args.output}: {exc}") from None
     return result
 
 
@@ -195,10 +198,13 @@ def run(args: argparse.Namespace) -> int:
             import bpy
 
             from blender_addon.preview import render_animation
+            from core.atomic import atomic_path
 
             scene = bpy.context.scene
             started = time.monotonic()
-            _render(scene, render_animation, err, quiet=args.quiet)
+            with atomic_path(args.video.resolve()) as tmp:
+                scene.render.filepath = str(tmp)
+                _render(scene, render_animation, err, quiet=args.quiet)
             if not args.quiet:
                 print(f"wrote {args.video}: {resolution[0]}x{resolution[1]}, {scene.frame_end - scene.frame_start + 1} "
                       f"frames with sound, rendered in {time.monotonic() - started:.0f} s", file=out)  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.atomic import atomic_path
 from core.errors import InputError
 
 HELP = "convert FLAME 2020 generic_model.pkl or FLAME 2023 flame2023.pkl into the flame rig (no chumpy needed)"
@@ -49,7 +50,12 @@ def run(args: argparse.Namespace) -> int:
     shape = _read_shape(args.shape) if args.shape else None
     model = load_flame_pkl(args.pkl, version=args.flame_version)
     rig = model.to_rig(shape)
-    save_flame_npz(model, rig, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder {out.parent}: {exc.strerror or exc}") from None
+    with atomic_path(out) as tmp:
+        save_flame_npz(model, rig, tmp)
     s = model.sizes()
     print(f"FLAME {model.version}: {model.version_basis}")
     print(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from core.atomic import atomic_path
 from core.errors import InputError
 from core.rigs import RIG_NAMES
 
@@ -24,13 +25,12 @@ def run(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".npz", ".glb"):
         raise InputError(f"output must end in .npz or .glb, got '{out.name}'")
-    if not out.parent.is_dir():
-        raise InputError(f"output folder does not exist: {out.parent}")
     rig = load_rig(args.rig)
-    if suffix == ".glb":
-        write_glb(rig, out)
-    else:
-        rig.to_npz(out)
+    with atomic_path(out) as tmp:
+        if suffix == ".glb":
+            write_glb(rig, tmp)
+        else:
+            rig.to_npz(tmp)
     joints = f", {len(rig.joint_names)} joints" if rig.has_joints else ""
     print(f"wrote {out}: rig '{rig.name}', {rig.num_vertices} vertices, {len(rig.channels)} channels{joints}")
     return 0

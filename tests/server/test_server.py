@@ -408,7 +408,7 @@ def test_engine_that_cannot_run_is_refused_with_its_reason(client: httpx.Client,
         (lambda wav, speech: _truncated(wav), "cut.wav", 400, "truncated"),
         (lambda wav, speech: wav[:40], "header.wav", 400, "without audio data"),
         (
-            lambda wav, speech: wav_bytes(np.zeros(46 * 1000, np.float32), rate=1000),
+            lambda wav, speech: wav_bytes(np.zeros(46 * 4000, np.float32), rate=4000),
             "long.wav",
             400,
             "is 46.0 s long; the limit is 45 s",
