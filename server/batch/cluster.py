@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import warnings
 from collections.abc import Generator, Iterable
 from typing import Any
 
@@ -41,7 +42,9 @@ def connect(address: str) -> tuple[Any, bool]:
         return ray, False
     options: dict[str, Any] = {"log_to_driver": False, "include_dashboard": False, "logging_level": logging.ERROR}
     try:
-        ray.init(address=None if address == LOCAL else address, **options)
+        with warnings.catch_warnings():  # the error below says it in one line
+            warnings.simplefilter("ignore")
+            ray.init(address=None if address == LOCAL else address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise InputError(f"cannot reach the Ray cluster at '{address}': {str(exc).splitlines()[0]}") from None
     return ray, True

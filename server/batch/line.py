@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -39,14 +40,23 @@ class LineOutcome:
     wall_s: float
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""Thread pools of the numeric libraries a worker loads after it starts."""
+
+
 class LineAnimator:
-    """Animates lines; builds each engine (and loads its models) once, on first use, then keeps it."""
+    """Animates lines; builds each engine (and loads its models) once, on first use, then keeps it.
+
+    ``threads`` caps torch's threads, and those of the math libraries not loaded yet, in this process.
+    """
 
     def __init__(self, threads: int | None = None) -> None:
-        if threads and importlib.util.find_spec("torch") is not None:
-            import torch
+        if threads:
+            os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+            if importlib.util.find_spec("torch") is not None:
+                import torch
 
-            torch.set_num_threads(threads)
+                torch.set_num_threads(threads)
         self._engines: dict[str, Any] = {}
 
     def __call__(self, task: LineTask) -> LineOutcome:

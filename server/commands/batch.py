@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Generator, Iterable
+from collections.abc import Callable, Generator, Iterable
+from contextlib import AbstractContextManager as ContextManager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,23 @@ def _positive_int(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    summary = run_batch(args, lambda total: _Progress(total, quiet=args.quiet))
+    if not args.quiet:
+        _print_summary(summary, args.output_dir)
+    if summary.interrupted:
+        print(
+            f"mouthpiece batch: interrupted after {summary.done} new lines; run the same command again to continue",
+            file=sys.stderr,
+        )
+        return 130
+    return min(len(summary.failures), MAX_EXIT_FAILURES)
+
+
+def run_batch(args: argparse.Namespace, progress: Callable[[int], ContextManager[Callable[[str], None]]]) -> Any:
+    """Run the batch the command's ``args`` describe; ``progress(lines to run)`` gives the per-line callback.
+
+    Returns the :class:`server.batch.driver.Summary`.
+    """
     from core.batch.manifest import read_manifest
     from core.batch.outputs import parse_formats
     from core.errors import InputError
@@ -73,19 +91,10 @@ def run(args: argparse.Namespace) -> int:
     batch = driver.plan(lines, outdir, args, formats, args.force)
     execute, close = _executor(args, batch)
     try:
-        with _Progress(len(batch.todo), quiet=args.quiet) as on_line:
-            summary = driver.run(batch, outdir, formats, execute, on_line)
+        with progress(len(batch.todo)) as on_line:
+            return driver.run(batch, outdir, formats, execute, on_line)
     finally:
         close()
-    if not args.quiet:
-        _print_summary(summary, outdir)
-    if summary.interrupted:
-        print(
-            f"mouthpiece batch: interrupted after {summary.done} new lines; run the same command again to continue",
-            file=sys.stderr,
-        )
-        return 130
-    return min(len(summary.failures), MAX_EXIT_FAILURES)
 
 
 def _executor(args: argparse.Namespace, batch: Any) -> tuple[Any, Any]:
