@@ -250,3 +250,16 @@ def test_summary_on_the_terminal(script: Path, first_run: Path, tmp_path: Path) 
     assert "already up to date │ 18" in out and "failed             │ 2" in out
     assert "lost" in out and "audio file not found" in out and "noise.wav: not a readable audio file" in out
     assert f"report: {outdir / 'report.jsonl'}" in out
+
+
+@pytest.mark.slow
+def test_bench_prints_rates_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "batch", "--lines", "4", "--workers", "2", "--no-ray"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("4 lines, ") and "engine builtin" in out[0]
+    rows = {line[:18].strip(): line[18:].split() for line in out if line.startswith(("1 worker", "2 workers"))}
+    assert rows["1 worker"][1] == "1.00×" and rows["1 worker"][3] == "1.00×"
+    whole, ratio, warm, warm_ratio = rows["2 workers"]
+    assert float(whole) > 0 and float(warm) > 0
+    assert float(ratio.rstrip("×")) == pytest.approx(float(whole) / float(rows["1 worker"][0]), abs=0.01)
+    assert float(warm_ratio.rstrip("×")) == pytest.approx(float(warm) / float(rows["1 worker"][2]), abs=0.01)
