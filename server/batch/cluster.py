@@ -16,6 +16,7 @@ from core.errors import InputError
 from server.batch.line import LineAnimator, LineOutcome, LineTask
 
 LOCAL = "local"
+TOKEN_HINT = "; if the cluster uses token authentication, set RAY_AUTH_MODE=token (and RAY_AUTH_TOKEN) here too"
 """``--ray`` without an address: start (or join) a Ray instance on this machine."""
 
 
@@ -46,7 +47,9 @@ def connect(address: str) -> tuple[Any, bool]:
             warnings.simplefilter("ignore")
             ray.init(address=None if address == LOCAL else address, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise InputError(f"cannot reach the Ray cluster at '{address}': {str(exc).splitlines()[0]}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        hint = TOKEN_HINT if address.startswith("ray://") and "timeout" in reason else ""
+        raise InputError(f"cannot reach the Ray cluster at '{address}': {reason}{hint}") from None
     return ray, True
 
 

@@ -263,3 +263,14 @@ def test_bench_prints_rates_and_ratios(capsys: pytest.CaptureFixture[str]) -> No
     assert float(whole) > 0 and float(warm) > 0
     assert float(ratio.rstrip("×")) == pytest.approx(float(whole) / float(rows["1 worker"][0]), abs=0.01)
     assert float(warm_ratio.rstrip("×")) == pytest.approx(float(warm) / float(rows["1 worker"][2]), abs=0.01)
+
+
+def test_ray_auto_without_a_cluster_is_a_one_line_error(
+    script: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("ray")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    assert main(["batch", str(script), "-o", str(tmp_path / "out"), "--ray", "auto"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mouthpiece batch: error: cannot reach the Ray cluster at 'auto': ")
+    assert err.count("\n") == 1 and "Traceback" not in err
