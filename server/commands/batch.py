@@ -102,7 +102,7 @@ def _executor(args: argparse.Namespace, batch: Any) -> tuple[Any, Any]:
     from server.batch import local
 
     if args.ray is None:
-        workers = args.workers or local.cores()
+        workers = max(1, min(args.workers or local.cores(), len(batch.todo)))  # no idle workers for a short batch
         threads = args.threads or local.threads_per_worker(workers)
         return (lambda tasks: local.run_local(tasks, workers, threads)), lambda: None
     from server.batch import cluster
@@ -113,7 +113,7 @@ def _executor(args: argparse.Namespace, batch: Any) -> tuple[Any, Any]:
     threads = args.threads or (local.threads_per_worker(args.workers) if args.workers and args.ray == "local" else 1)
     torch_engines = any(p.args.engine != "builtin" for p in batch.todo)
     gpus = 1.0 if torch_engines and args.device != "cpu" and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
-    actors = cluster.pool_size(ray, args.workers, threads, gpus)
+    actors = min(cluster.pool_size(ray, args.workers, threads, gpus), len(batch.todo))
 
     def execute(tasks: Iterable[Any]) -> Generator[Any, None, None]:
         return cluster.run_ray(ray, tasks, actors, threads, gpus)
