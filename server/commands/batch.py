@@ -78,11 +78,12 @@ def run_batch(args: argparse.Namespace, progress: Callable[[int], ContextManager
     from core.batch.outputs import parse_formats
     from core.errors import InputError
     from server.batch import driver
-    from server.commands.animate import check_head_motion, engine_options
+    from server.commands.animate import _number, check_head_motion, engine_options
 
     lines = read_manifest(args.manifest)
     formats = parse_formats(args.formats)
-    engine_options(args)  # the batch's defaults are checked once, before any line
+    # the batch's defaults are checked once, before any line
+    engine_options(args, fps=None if args.fps is None else _number(args.fps, "fps"))
     check_head_motion(args)
     outdir: Path = args.output_dir
     if outdir.exists() and not outdir.is_dir():

@@ -201,6 +201,8 @@ def test_one_line_errors(script: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "unknown output format 'fbx'" in capsys.readouterr().err
     assert main(["batch", str(script), "-o", str(tmp_path / "o"), "--intensity", "loud"]) == 2
     assert capsys.readouterr().err == "mouthpiece batch: error: --intensity must be a number, got 'loud'\n"
+    assert main(["batch", str(script), "-o", str(tmp_path / "o"), "--fps", "300"]) == 2
+    assert capsys.readouterr().err == "mouthpiece batch: error: fps must be between 1 and 240, got 300.0\n"
     (tmp_path / "file").write_text("")
     assert main(["batch", str(script), "-o", str(tmp_path / "file")]) == 2
     assert "the output folder is a file" in capsys.readouterr().err
