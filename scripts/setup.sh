@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Create .venv and install Mouthpiece with every extra. Idempotent: a second run only checks.
+# Create .venv and install Mouthpiece with every extra (Ray included, for the batch tests). Idempotent: a second run only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   # torch is pinned to the CPU wheel (an unpinned torch pulls GBs of CUDA packages).
   .venv/bin/python -m pip install --quiet "torch==2.13.0"
   # (setuptools' notes about editable installs are noise for a user; keep the output to what matters)
-  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".[models,blender,dev]"
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install --quiet -e ".[models,blender,dev,cluster]"
   echo "$want" > "$stamp"
 fi

@@ -18,6 +18,7 @@ from core.errors import MouthpieceError
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("server.commands.serve", "run the local inference server"),
     "animate": ("server.commands.animate", "audio → animation track (.npz/.json), no server needed"),
+    "batch": ("server.commands.batch", "animate every line of a CSV/JSONL manifest, locally or on a Ray cluster"),
     "blend": ("server.commands.blend", "audio → animated head in a .blend (+ preview video)"),
     "render-video": (
         "server.commands.render_video",

@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "sadtalker": "core.bench.sadtalker:main",
     "render": "core.bench.render:main",
     "server": "server.bench:main",
+    "batch": "server.batch.bench:main",
 }
 """bench name → "module:function"; the function takes the remaining arguments and returns an exit code."""
 
