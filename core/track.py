@@ -167,17 +167,20 @@ class Track:
         if missing:
             raise InputError(f"track JSON is missing {sorted(missing)}")
         _check_format(str(d["format"]))
-        channels = list(d["channels"])
-        translation = d.get("translation")
-        return cls(
-            fps=d["fps"],
-            rig=d["rig"],
-            channels=channels,
-            values=_json_array(d["values"], "values", len(channels)),
-            rotations={k: _json_array(v, f"rotation '{k}'", 3) for k, v in d.get("rotations", {}).items()},
-            translation=None if translation is None else _json_array(translation, "translation", 3),
-            meta=d.get("meta", {}),
-        )
+        try:
+            channels = list(d["channels"])
+            translation = d.get("translation")
+            return cls(
+                fps=d["fps"],
+                rig=d["rig"],
+                channels=channels,
+                values=_json_array(d["values"], "values", len(channels)),
+                rotations={k: _json_array(v, f"rotation '{k}'", 3) for k, v in d.get("rotations", {}).items()},
+                translation=None if translation is None else _json_array(translation, "translation", 3),
+                meta=d.get("meta", {}),
+            )
+        except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+            raise InputError(f"not a valid track JSON ({exc})") from None
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Track:

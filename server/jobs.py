@@ -454,10 +454,15 @@ class JobManager:
                 (folder / name).unlink(missing_ok=True)
         elif state != "done":
             (folder / AUDIO).unlink(missing_ok=True)
+        before = job.state, job.message, job.finished, job.progress
         job.state, job.message, job.finished = state, message, time.time()
         if state == "done":
             job.progress = 1.0
-        self._save(job)
+        try:
+            self._save(job)
+        except OSError:  # not finished after all: the worker fails the job with this error
+            job.state, job.message, job.finished, job.progress = before
+            raise
         if self.on_finish is not None:
             self.on_finish(job)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import InputError
 from core.paths import data_dir
@@ -43,6 +43,17 @@ class Settings(BaseModel):
     """Renderer yaml/json (official ``renderer_conf.yaml`` layout, optional ``image_size``)."""
     sadtalker_weights: Path | None = None
     """PoseVAE weights for ``head_motion: "sadtalker"``; None means ``<models>/sadtalker/``'s release file."""
+
+    @field_validator("token", mode="before")
+    @classmethod
+    def _token_text(cls, value: Any) -> Any:
+        """An empty or all-blank token (``MOUTHPIECE_TOKEN=""``) means none; blanks around one never match."""
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if value != value.strip():
+                raise ValueError("the token starts or ends with a space or tab, which HTTP clients drop; remove it")
+        return value
 
     @property
     def max_upload_bytes(self) -> int:

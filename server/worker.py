@@ -31,6 +31,8 @@ VIDEO = "video.mp4"
 POLL_SECONDS = 0.05
 CANCEL_GRACE_SECONDS = 10.0
 """How long a cancelled job's engine may take to stop before it is killed."""
+STARTUP_GRACE_SECONDS = 120.0
+"""Extra quiet time allowed before a job's first message: the engine may be starting and loading weights."""
 
 Outcome = tuple[Literal["done", "failed", "cancelled"], str, str | None]
 """(state: done|failed|cancelled, message, traceback text for the log or None)"""
@@ -68,7 +70,7 @@ class EngineProcess:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
     def quiet_seconds(self) -> float | None:
-        """Seconds since the engine last reported on the job it runs (None when it runs none)."""
+        """Seconds since the engine last reported on the job it runs (None before its first report)."""
         heard = self._last_heard
         return None if heard is None else time.monotonic() - heard
 
@@ -104,7 +106,7 @@ class EngineProcess:
         assert conn is not None
         cancel.clear()
         conn.send((str(job_dir), kind, params))
-        self._last_heard = time.monotonic()
+        sent = time.monotonic()
         cancelled_at: float | None = None
         try:
             while True:
@@ -129,7 +131,9 @@ class EngineProcess:
                     if cancelled_at is not None and now - cancelled_at > CANCEL_GRACE_SECONDS:
                         self._kill(proc)
                         return "cancelled", "cancelled; the engine did not stop, so it was replaced", None
-                    if now - self._last_heard > self.stall_seconds:
+                    heard = self._last_heard
+                    quiet = now - sent - STARTUP_GRACE_SECONDS if heard is None else now - heard
+                    if quiet > self.stall_seconds:
                         self._kill(proc)
                         return (
                             "failed",

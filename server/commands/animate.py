@@ -81,7 +81,7 @@ def apply_head_motion(track, audio, args: argparse.Namespace):  # -> Track
     from core.engines.sadtalker import add_head_motion
 
     return add_head_motion(
-        track, audio, _number(args.pose_style, "pose-style", int), _number(args.seed, "seed", int), device=args.device
+        track, audio, _number(args.pose_style, "pose-style", int), _seed(args.seed), device=args.device
     )
 
 
@@ -92,6 +92,16 @@ def _number(value: str, name: str, kind: type = float) -> Any:
         return kind(value)
     except ValueError:
         raise InputError(f"--{name} must be a {'whole ' if kind is int else ''}number, got '{value}'") from None
+
+
+def _seed(value: str) -> int:
+    """--seed as the server takes it: a whole number 0..2³¹-1."""
+    from core.errors import InputError
+
+    seed = _number(value, "seed", int)
+    if not 0 <= seed < 2**31:
+        raise InputError(f"--seed must be a whole number from 0 to {2**31 - 1}, got {seed}")
+    return int(seed)
 
 
 def _phonemes(path: Path) -> list[int]:
@@ -140,11 +150,23 @@ def engine_options(args: argparse.Namespace, *, fps: float | None = None, phonem
         emotion=args.emotion,
         intensity=_number(args.intensity, "intensity"),
         style=args.style,
-        seed=_number(args.seed, "seed", int),
+        seed=_seed(args.seed),
         transcript=_transcript(args),
         fps=fps,
         extra=extra,
     )
+
+
+def check_style(args: argparse.Namespace, engine: Any) -> None:
+    """Refuse --style for an engine that takes none, as the server does, instead of ignoring it."""
+    from core.errors import InputError
+
+    info = engine.describe()
+    if args.style is not None and not info.get("styles") and "style_help" not in info:
+        raise InputError(
+            f"engine '{args.engine}' takes no style; leave --style out "
+            "(a speaking style from a reference clip is StyleTalk's: --engine styletalk --style CLIP)"
+        )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -177,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
         model_config=args.model_config,
         device=args.device,
     )
+    check_style(args, engine)
     track = _run_with_progress(engine, audio, options, quiet=args.quiet)
     track = apply_head_motion(track, audio, args)
     track.save(args.output)

@@ -119,10 +119,17 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     from core.engines import get_engine
     from core.errors import InputError, ModelMissingError
     from core.rigs import load_rig
-    from server.commands.animate import _run_with_progress, apply_head_motion, check_head_motion, engine_options
+    from server.commands.animate import (
+        _run_with_progress,
+        apply_head_motion,
+        check_head_motion,
+        check_style,
+        engine_options,
+    )
 
     options = engine_options(args)
     engine = get_engine(args.engine, device=args.device)
+    check_style(args, engine)
     ready, why = engine.status()
     if not ready:
         raise ModelMissingError(why)

@@ -67,6 +67,9 @@ def test_animate_json_and_switches(tmp_path, capsys):
         (["-o", "{tmp}/t.npz"], "give an AUDIO file"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--engine", "nope"], "unknown engine"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--transcript-file", "{tmp}/none.txt"], "not found"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--seed", "-1"], "--seed must be a whole number from 0 to"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--style", "happy"], "engine 'builtin' takes no style"),
+        ([str(HELLO_WAV), "-o", "{tmp}"], "must end in .npz or .json"),
     ],
 )
 def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):

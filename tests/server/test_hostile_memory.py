@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,3 +134,63 @@ def test_import_flame_refuses_a_pickle_declaring_a_terabyte(tmp_path: Path) -> N
     assert "generic_model.pkl: pickled array: declares a 1000000×1000000 array" in err and err.count("\n") == 1
     assert peak < LIMIT_MB  # the command itself, numpy and scipy included, stays small
     assert not (tmp_path / "flame.npz").exists()
+
+
+class _Transpose:
+    """Pickles as chumpy's ``reordering.transpose`` of ``a`` (a stand-in the FLAME reader evaluates)."""
+
+    def __init__(self, a: object) -> None:
+        self.a = a
+
+    def __reduce__(self) -> tuple:
+        return _Transpose, (None,), {"a": self.a}
+
+
+def test_import_flame_refuses_a_deep_chumpy_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from server.cli import main
+
+    chumpy = types.ModuleType("chumpy.reordering")
+    chumpy.transpose = _Transpose  # type: ignore[attr-defined]
+    _Transpose.__module__, _Transpose.__qualname__ = "chumpy.reordering", "transpose"
+    chain: object = np.zeros((3, 3))
+    for _ in range(5000):
+        chain = _Transpose(chain)
+    limit = sys.getrecursionlimit()
+    sys.modules["chumpy"], sys.modules["chumpy.reordering"] = types.ModuleType("chumpy"), chumpy
+    try:
+        sys.setrecursionlimit(50_000)
+        data = pickle.dumps({"v_template": chain}, protocol=2)
+    finally:
+        sys.setrecursionlimit(limit)
+        del sys.modules["chumpy.reordering"], sys.modules["chumpy"]
+        _Transpose.__module__, _Transpose.__qualname__ = __name__, "_Transpose"
+    bomb = tmp_path / "generic_model.pkl"
+    bomb.write_bytes(data)
+    assert main(["import-flame", str(bomb), "-o", str(tmp_path / "flame.npz")]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "mouthpiece import-flame: error: generic_model.pkl: not a FLAME model "
+        "(its chumpy objects are nested too deeply)\n"
+    )
+    assert not (tmp_path / "flame.npz").exists()
+
+
+class _Zeros:
+    """Pickles as ``bytes(n)``: n zero bytes made by the loader."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __reduce__(self) -> tuple:
+        return bytes, (self.n,)
+
+
+def test_an_emote_pickle_asking_for_a_terabyte_of_bytes_is_refused(tmp_path: Path) -> None:
+    from core.adapters import import_track
+    from core.errors import InputError
+
+    bomb = tmp_path / "take.pkl"
+    bomb.write_bytes(pickle.dumps({"expression": _Zeros(10**12)}, protocol=2))
+    assert bomb.stat().st_size < 100
+    with pytest.raises(InputError, match=r"take\.pkl: pickled bytes: declares a 1000000000000 array"):
+        import_track(bomb)

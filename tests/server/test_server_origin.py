@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.server.hostile import cli, free_port, server_process
 from tests.server.test_server import RunningServer, serve
 
 EVIL = "https://evil.example"
@@ -102,3 +103,24 @@ def test_an_allowed_origin_gets_cors_answers(tmp_path: Path, wav: bytes) -> None
         assert _post_job(client, wav, Origin=EVIL).status_code == 403
         assert client.get("/v1/health", headers={"Host": "studio.lan:8765"}).status_code == 200
         assert client.get("/v1/health", headers={"Host": "other.lan"}).status_code == 421
+
+
+@pytest.mark.parametrize(
+    ("args", "detail"),
+    [
+        (("--host", "0.0.0.0", "--token", " " * 8), "binding 0.0.0.0 makes the server reachable from other machines"),
+        (("--token", "long-enough-token "), "token: the token starts or ends with a space or tab"),
+        (("--token", "\tlong-enough-token"), "token: the token starts or ends with a space or tab"),
+    ],
+)
+def test_blank_or_padded_tokens_are_refused_by_serve(args: tuple[str, ...], detail: str, tmp_path: Path) -> None:
+    done = cli("serve", "--device", "cpu", "--data-dir", str(tmp_path), "--port", str(free_port()), *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith("mouthpiece serve: error: ") and detail in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1
+
+
+def test_an_empty_token_variable_means_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MOUTHPIECE_TOKEN", "")
+    with server_process(tmp_path / "data") as running, running.client() as client:
+        assert client.get("/v1/health").status_code == 200

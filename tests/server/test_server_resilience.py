@@ -27,11 +27,17 @@ def clips() -> tuple[bytes, bytes]:
     return wav_bytes(speech[: 2 * SAMPLE_RATE]), wav_bytes(np.concatenate([speech, pause] * 2))
 
 
-def _running(server: RunningServer, audio: bytes) -> str:
+def _running(server: RunningServer, audio: bytes, warm: bytes | None = None) -> str:
+    """Submit ``audio`` and return once its job runs and its engine has reported on it (after ``warm``,
+    a job run first so that the engine process is up)."""
     with server.client() as client:
+        if warm is not None:
+            assert wait_for(client, submit(client, warm).json()["id"], FINISHED)["state"] == "done"
         job_id = submit(client, audio).json()["id"]
-        wait_for(client, job_id, {"running"})
-    time.sleep(0.2)  # the worker has recorded the start
+        deadline = time.monotonic() + 60
+        while (status := client.get(f"/v1/jobs/{job_id}").json())["message"] in ("starting", "waiting in the queue"):
+            assert status["state"] in ("queued", "running") and time.monotonic() < deadline, status
+            time.sleep(0.05)
     return job_id
 
 
@@ -83,7 +89,7 @@ def test_a_hung_engine_is_failed_by_the_watchdog_and_replaced(
     server_for_test: RunningServer, stopped_engine: list[int], clips: tuple[bytes, bytes]
 ) -> None:
     short, long = clips
-    job_id = _running(server_for_test, long)
+    job_id = _running(server_for_test, long, warm=short)
     hung = _engine_pid(server_for_test)
     os.kill(hung, signal.SIGSTOP)
     stopped_engine.append(hung)
