@@ -28,6 +28,14 @@ def vertex_normals(vertices: np.ndarray, tris: np.ndarray) -> np.ndarray:
     return np.divide(n, length, out=np.zeros_like(n), where=length > 0)
 
 
+def smoothed_normals(points: np.ndarray, vertices: np.ndarray, normals: np.ndarray, radius: float) -> np.ndarray:
+    """Unit normals at ``points``: the vertex normals within ``radius`` blended with a linear falloff."""
+    near = cKDTree(points).sparse_distance_matrix(cKDTree(vertices), radius, output_type="coo_matrix")
+    w = sparse.coo_matrix((1.0 - near.data / radius + 1e-9, (near.row, near.col)), shape=near.shape).tocsr()
+    n = w @ normals
+    return n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
+
+
 def edges(tris: np.ndarray) -> np.ndarray:
     """Unique undirected edges (E,2) of a triangle list."""
     e = np.concatenate([tris[:, [0, 1]], tris[:, [1, 2]], tris[:, [2, 0]]])
@@ -131,14 +139,14 @@ class Surface:
         self.border = np.zeros(len(self.vertices), dtype=bool)
         self.border[uniq[count == 1].ravel()] = True
 
-    def closest(
+    def candidates(
         self, points: np.ndarray, normals: np.ndarray | None = None, normal_cost: float = 0.0
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For each point: (triangle index, barycentric (N,3), closest point (N,3)).
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Closest points on the triangles around each point's nearest vertices.
 
-        With ``normals``, a candidate costs ``distance² + normal_cost² (1 - cos)`` against the
-        surface normal there, so that a point between two touching sheets (closed lips) lands on
-        the sheet that faces its way.
+        Returns triangle ids (N,M), barycentric (N,M,3), points (N,M,3), squared distances (N,M)
+        and costs (N,M) (inf where padded). With ``normals`` a candidate costs
+        ``distance² + normal_cost² (1 - cos)`` against the surface normal there.
         """
         p = np.asarray(points, dtype=np.float64)
         k = min(self._k, len(self._used))
@@ -151,15 +159,37 @@ class Surface:
         a, b, c = (self.vertices[tri[..., i]] for i in range(3))
         bary = _closest_on_triangles(p[:, None, :], a, b, c)
         q = bary[..., :1] * a + bary[..., 1:2] * b + bary[..., 2:] * c
-        cost = np.sum((q - p[:, None]) ** 2, -1)
+        dist2 = np.where(valid, np.sum((q - p[:, None]) ** 2, -1), np.inf)
+        cost = dist2
         if normals is not None:
             nq = np.einsum("nmk,nmka->nma", bary, self.normals[tri])
             nq /= np.maximum(np.linalg.norm(nq, axis=-1, keepdims=True), 1e-12)
             cost = cost + normal_cost**2 * (1.0 - np.einsum("nma,na->nm", nq, normals))
-        dist = np.where(valid, cost, np.inf)
-        best = np.argmin(dist, axis=1)
-        rows = np.arange(len(p))
-        return safe[rows, best], bary[rows, best], q[rows, best]
+        return safe, bary, q, dist2, cost
+
+    def closest(
+        self, points: np.ndarray, normals: np.ndarray | None = None, normal_cost: float = 0.0
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each point: (triangle index, barycentric (N,3), closest point (N,3)); see :meth:`candidates`.
+
+        The normal term makes a point between two touching sheets (closed lips) land on the sheet
+        that faces its way.
+        """
+        tri, bary, q, _, cost = self.candidates(points, normals, normal_cost)
+        best = np.argmin(cost, axis=1)
+        rows = np.arange(len(tri))
+        return tri[rows, best], bary[rows, best], q[rows, best]
+
+    def rings(self, hops: int = 2) -> sparse.csr_matrix:
+        """Which vertices lie within ``hops`` edges of each other (sparse boolean V×V)."""
+        e = edges(self.tris)
+        n = len(self.vertices)
+        adj = sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)).tocsr()
+        adj = adj + adj.T + sparse.identity(n, format="csr")
+        ring = adj
+        for _ in range(hops - 1):
+            ring = ring @ adj
+        return (ring > 0).tocsr()
 
     def interpolate(self, values: np.ndarray, tri: np.ndarray, bary: np.ndarray) -> np.ndarray:
         """Per-vertex values (V,...) interpolated at (triangle, barycentric) points → (N,...)."""

@@ -18,18 +18,30 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import spsolve
 
-from core.retarget.geometry import Surface, edges, rotation_between, similarity, triangles, vertex_normals
+from core.lbs import axis_angle_to_matrix
+from core.retarget.geometry import (
+    Surface,
+    edges,
+    similarity,
+    smoothed_normals,
+    triangles,
+    vertex_normals,
+)
 from core.retarget.landmarks import IBUG_WEIGHTS, face_region, face_size, ibug68
 from core.rig import FaceRig
 
 # (stiffness, landmark weight) per stage; three closest-point iterations each
 SCHEDULE: tuple[tuple[float, float], ...] = ((50.0, 5.0), (20.0, 3.0), (8.0, 2.0), (3.0, 1.0), (1.0, 0.5), (0.4, 0.3))
 ITERATIONS = 3
+DAMPING = 1e-6
 REJECT_DISTANCE = 0.3  # face sizes: farther closest points do not pull
 REJECT_NORMAL = 0.3  # cosine: closest points facing away do not pull
 TARGET_PARTS = ("skin", "mouth_interior")
+SHEET_TOLERANCE = 0.02  # face sizes: candidates this much farther still count as touching sheets
 NORMAL_COST = 0.1  # face sizes: how far a closest point may be to face the right way
-MAX_LOCAL_COS = np.cos(np.radians(40.0))  # larger normal differences keep the global frame
+FRAME_RADIUS = 0.2  # face sizes: the patch whose mean normal defines a local frame
+FRAME_DEAD_ZONE = np.radians(8.0)
+FRAME_LIMIT = np.radians(40.0)
 
 
 @dataclass
@@ -86,9 +98,9 @@ class Correspondence:
 
 def _region_mesh(rig: FaceRig, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Vertex ids of the region and its triangles re-indexed to them."""
-    ids = np.flatnonzero(mask)
     tris = triangles(rig.faces)
     tris = tris[mask[tris].all(axis=1)]
+    ids = np.unique(tris)  # vertices on no region triangle have no neighbours to stiffen them
     remap = np.full(rig.num_vertices, -1)
     remap[ids] = np.arange(len(ids))
     return ids, remap[tris]
@@ -127,12 +139,65 @@ def nicp(
             wl = beta * lm_weights
             a = sparse.vstack([alpha * stiff, sparse.diags(w) @ d, sparse.diags(wl) @ d_lm]).tocsc()
             b = np.vstack([np.zeros((stiff.shape[0], 3)), w[:, None] * q, wl[:, None] * lm_targets])
-            x_new = spsolve((a.T @ a).tocsc(), a.T @ b)
+            damp = sparse.identity(4 * n) * DAMPING  # keeps unanchored pieces where they were
+            x_new = spsolve((a.T @ a + damp).tocsc(), a.T @ b + DAMPING * x)
             step = np.abs(x_new - x).max()
             x = np.asarray(x_new)
             if step < 1e-4:
                 break
     return np.asarray(d @ x)
+
+
+def local_frames(n_src: np.ndarray, n_tgt: np.ndarray) -> np.ndarray:
+    """(N,3,3) rotations turning the aligned source normals towards the target's.
+
+    Differences under ``FRAME_DEAD_ZONE`` are tessellation noise and stay unrotated (the rest is
+    rotated by the excess); above ``FRAME_LIMIT`` the frames are not trustworthy (creases, lip and
+    lid margins) and the global alignment is kept.
+    """
+    cross = np.cross(n_src, n_tgt)
+    angle = np.arctan2(np.linalg.norm(cross, axis=1), np.sum(n_src * n_tgt, axis=1))
+    axis = cross / np.maximum(np.linalg.norm(cross, axis=1, keepdims=True), 1e-12)
+    turn = np.where(angle > FRAME_LIMIT, 0.0, np.maximum(angle - FRAME_DEAD_ZONE, 0.0))
+    return axis_angle_to_matrix(axis * turn[:, None])
+
+
+def _settle_sheets(surface: Surface, points: np.ndarray, tris: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Final closest points, with touching sheets (closed lips, lids) decided by the neighbours.
+
+    Where a point lies as near to another, unconnected part of the target as to its best match
+    (the upper and lower lip of a closed mouth coincide), it takes the candidate whose triangle
+    is connected (within two edges) to where most of its mesh neighbours landed.
+    """
+    cand, bary, q, dist2, cost = surface.candidates(points, vertex_normals(points, tris), NORMAL_COST)
+    rows = np.arange(len(points))
+    best = np.argmin(cost, axis=1)
+    near = dist2 <= dist2[rows, best][:, None] + SHEET_TOLERANCE**2
+    ring = surface.rings()
+    first = surface.tris[cand[..., None], 0][..., 0]  # one vertex per candidate triangle
+    same = np.asarray(ring[np.repeat(first[rows, best], cand.shape[1]), first.ravel()]).reshape(cand.shape)
+    ambiguous = np.flatnonzero((near & ~same).any(axis=1))
+    if len(ambiguous):
+        e = edges(tris)
+        nbrs: list[list[int]] = [[] for _ in range(len(points))]
+        for a, b in e:
+            nbrs[a].append(int(b))
+            nbrs[b].append(int(a))
+        settled = np.ones(len(points), dtype=bool)
+        settled[ambiguous] = False
+        for _ in range(3):
+            for v in ambiguous:
+                votes = [surface.tris[cand[u, best[u]]] for u in nbrs[v] if settled[u]]
+                if not votes:
+                    continue
+                landed = np.unique(np.concatenate(votes))
+                options = np.flatnonzero(near[v])
+                score = [ring[surface.tris[cand[v, m]]][:, landed].nnz for m in options]
+                top = max(score)
+                pick = [m for m, sc in zip(options, score, strict=True) if sc == top]
+                best[v] = min(pick, key=lambda m: cost[v, m])
+                settled[v] = True
+    return cand[rows, best], bary[rows, best], q[rows, best]
 
 
 def register(source: FaceRig, target: FaceRig) -> Correspondence:
@@ -152,15 +217,15 @@ def register(source: FaceRig, target: FaceRig) -> Correspondence:
     lm_keep = [k for k in range(68) if int(lm_s[k]) in pos]
     lm_rows = np.array([pos[int(lm_s[k])] for k in lm_keep])
     deformed = nicp(aligned[s_ids], s_tris, surface, lm_rows, tgt[lm_t[lm_keep]], IBUG_WEIGHTS[lm_keep])
-    n_src = vertex_normals(aligned[s_ids], s_tris)
-    tri, bary, q = surface.closest(deformed, vertex_normals(deformed, s_tris), NORMAL_COST)
+    tri, bary, q = _settle_sheets(surface, deformed, s_tris)
     residual = np.linalg.norm(q - deformed, axis=1)
-    n_tgt = surface.interpolate(surface.normals, tri, bary)
-    n_tgt /= np.maximum(np.linalg.norm(n_tgt, axis=1, keepdims=True), 1e-12)
+    # local frames from normals smoothed over a patch: the shape of the face, not its tessellation
+    src_pts = aligned[s_ids]
+    n_src = smoothed_normals(src_pts, src_pts, vertex_normals(src_pts, s_tris), FRAME_RADIUS)
+    n_tgt = smoothed_normals(q, surface.vertices, surface.normals, FRAME_RADIUS)
     # where the normals disagree a lot (creases, the lip and lid margins) the frames are not
     # trustworthy: keep the global alignment there
-    local = rotation_between(n_src, n_tgt)
-    local[np.sum(n_src * n_tgt, axis=1) < MAX_LOCAL_COS] = np.eye(3)
+    local = local_frames(n_src, n_tgt)
     lm_err = np.linalg.norm(q[lm_rows] - tgt[lm_t[lm_keep]], axis=1)
     confidence = (residual < 0.05).astype(np.float32)
     return Correspondence(

@@ -176,7 +176,7 @@ def synthetic_source(
     basis[:, :n_skin] = np.tensordot(mixing, arkit, axes=([1], [0]))
     assert head.skin_weights is not None and head.joint_positions is not None
     jaw = np.zeros(total)
-    jaw[:n_skin] = mesh.sample(head.skin_weights[:, head.joint_names.index("jaw")])
+    jaw[:n_skin] = _jaw_weights(head, pts, arkit[ARKIT_CHANNELS.index("jawOpen")])
     eyes = np.concatenate([np.zeros(n_skin), np.ones(n_left), np.full(total - n_skin - n_left, 2)]).astype(int)
     joints = head.joint_positions.astype(np.float64).copy()
     joints[3:5] = centers
@@ -208,6 +208,18 @@ def synthetic_source(
     )
 
 
+def _jaw_weights(head: FaceRig, points: np.ndarray, jaw_open: np.ndarray) -> np.ndarray:
+    """Per-point jaw skinning weights under which a jaw turn by the head's jawOpen angle reproduces
+    the jawOpen shape sampled there (the sampled shape is not the sampled weight times the turn)."""
+    from core.lbs import axis_angle_to_matrix
+
+    assert head.joint_positions is not None
+    angle = float(head.meta.get("jaw_open_angle", 0.34))
+    turn = axis_angle_to_matrix(np.array([angle, 0.0, 0.0])) - np.eye(3)
+    d = (points - head.joint_positions[head.joint_names.index("jaw")]) @ turn.T
+    return np.clip(np.sum(d * jaw_open, axis=1) / np.maximum(np.sum(d * d, axis=1), 1e-18), 0.0, 1.0)
+
+
 def _small_rotation(rng: np.random.Generator, angle: float) -> np.ndarray:
     from core.lbs import axis_angle_to_matrix
 
@@ -233,7 +245,10 @@ def synthetic_rig(head: FaceRig, seed: int = 0, **kwargs) -> tuple[FaceRig, np.n
 
 def flame_arrays(head: FaceRig, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Arrays of a FLAME-format model (5,023 vertices, FLAME's landmark ids, 100 expressions, 5 joints)."""
-    s = synthetic_source(head, n_vertices=5023, landmark_ids=FLAME_IBUG68, seed=seed, cell=0.0052)
+    for cell in np.arange(0.0060, 0.0090, 0.0002):  # ~4,000 skin vertices; FLAME's ids need ≥ 3,869
+        if 3900 <= len(remesh(head, float(cell), seed).tri) <= 4400:
+            break
+    s = synthetic_source(head, n_vertices=5023, landmark_ids=FLAME_IBUG68, seed=seed, cell=float(cell))
     n = len(s.vertices)
     weights = np.zeros((n, 5))
     weights[:, 2] = s.jaw_weight

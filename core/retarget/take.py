@@ -19,6 +19,9 @@ from core.track import Track
 JAW_AXIS = np.array([1.0, 0.0, 0.0])
 """The built-in head opens its jaw by a positive rotation about +X (its left)."""
 PASS_ROTATIONS = ("head", "neck")
+QUIET_CHANNELS = ("jawLeft", "jawRight", "jawForward", "mouthLeft", "mouthRight", "tongueOut")
+"""Channels that together mimic others (jawLeft + jawRight drop the jaw like jawOpen; a face mesh
+hardly shows the tongue): they get a larger L2 so that they move only when nothing else explains it."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class SolveSettings:
 
     l2: float = 1e-5
     smooth: float = 0.05
+    quiet: float = 0.02  # extra L2 on QUIET_CHANNELS
     jaw_prior: float = 0.05  # jawOpen towards the source's jaw angle / the head's jawOpen angle
     eye_prior: float = 1.0  # eyeLook channels towards the source's eye rotations
 
@@ -125,6 +129,7 @@ def to_arkit(track: Track, pair: RigPair, settings: SolveSettings | None = None)
     channels = list(pair.target.channels)
     scale = float(np.mean(np.diag(tr.gram)))
     prior_w = np.full(len(channels), s.l2 * scale)
+    prior_w[[channels.index(c) for c in QUIET_CHANNELS if c in channels]] += s.quiet * scale
     prior_a = np.zeros((track.num_frames, len(channels)))
     jaw_rot = track.rotations.get("jaw")
     if jaw_rot is not None and pair.jaw:

@@ -147,5 +147,72 @@ def test_identity_solve_gives_the_weights_back(head):
     rng = np.random.default_rng(3)
     for name in ("eyeLookUpLeft", "eyeLookInRight", "eyeLookOutLeft", "tongueOut"):
         truth[:, ARKIT_CHANNELS.index(name)] = np.clip(np.sin(np.arange(300) / 9.0 + rng.uniform(0, 6)), 0, 1)
-    out = to_arkit(Track(25.0, "arkit", head.channels, truth), pair, SolveSettings(smooth=0.0))
+    out = to_arkit(Track(25.0, "arkit", head.channels, truth), pair, SolveSettings(smooth=0.0, quiet=0.0))
     assert np.abs(out.values - truth).max() <= 1e-3
+
+
+@pytest.fixture(scope="module")
+def flame(tmp_path_factory, head):
+    """A FLAME-format file (Python-2 pickle, chumpy, 5,023 vertices) built from the head, imported."""
+    from core.flame import load_flame_pkl
+    from core.retarget.synthetic import flame_arrays
+    from tests.synthetic_assets import write_flame_pkl
+
+    arrays, mixing = flame_arrays(head)
+    path = tmp_path_factory.mktemp("flame") / "generic_model.pkl"
+    write_flame_pkl(path, arrays)
+    rig = load_flame_pkl(path).to_rig()
+    return rig, mixing, rig_pair(rig, head)
+
+
+@pytest.mark.slow
+def test_a_flame_format_take_comes_back_as_arkit(flame, head):
+    rig, mixing, pair = flame
+    assert rig.num_vertices == 5023 and rig.name == "flame"
+    truth = speech_like_weights(400, seed=5)
+    out = to_arkit(Track(25.0, "flame", rig.channels, truth @ mixing.T), pair)
+    assert out.meta["retargeted_from"] == "flame"
+    _check_recovery(head, out, truth)
+
+
+@pytest.mark.slow
+def test_the_flame_jaw_turn_opens_the_arkit_jaw_as_far(flame, head):
+    rig, _, pair = flame
+    angle = head.meta["jaw_open_angle"]
+    turn = np.linspace(0.0, angle, 40)
+    axis = pair.transfer.corr.rotation.T @ np.array([1.0, 0.0, 0.0])  # the head's jaw axis, in FLAME's frame
+    take = Track(25.0, "flame", rig.channels, np.zeros((40, 100)), rotations={"jaw": turn[:, None] * axis})
+    out = to_arkit(take, pair)
+    jaw_open = out.channel("jawOpen")
+    assert np.abs(jaw_open - turn / angle).max() < 0.05
+    lips_src = gaps(rig, pose_rig(rig, take.values, take.rotations))["lips"] * pair.transfer.corr.scale
+    lips_out = gaps(head, pose_rig(head, out.values))["lips"]
+    assert np.abs(lips_src - lips_out).max() / face_height(head) < 0.05
+
+
+@pytest.mark.slow
+def test_arkit_to_flame_and_back(flame, head):
+    from core.retarget import from_arkit
+
+    rig, _, pair = flame
+    truth = speech_like_weights(300, seed=6)
+    as_flame = from_arkit(Track(25.0, "arkit", head.channels, truth), pair)
+    assert as_flame.rig == "flame" and as_flame.channels == rig.channels and "jaw" in as_flame.rotations
+    back = to_arkit(as_flame, pair)
+    err = float(np.abs(back.values - truth)[:, SKIN].mean())
+    print(f"arkit → flame → arkit mean abs error {err:.4f}")
+    assert err <= 0.03
+
+
+@pytest.mark.slow
+def test_a_bfm_take_comes_back_as_arkit(tmp_path, head):
+    from core.bfm import load_bfm_mat
+    from core.retarget.synthetic import bfm_arrays
+    from tests.synthetic_assets import write_bfm_mat
+
+    arrays, mixing = bfm_arrays(head)
+    write_bfm_mat(tmp_path / "BFM_model_front.mat", arrays)
+    rig = load_bfm_mat(tmp_path / "BFM_model_front.mat")
+    truth = speech_like_weights(300, seed=8)
+    out = to_arkit(Track(30.0, "bfm", rig.channels, truth @ mixing.T), rig_pair(rig, head))
+    _check_recovery(head, out, truth)
