@@ -5,6 +5,6 @@ non-rigid ICP, cached per source rig by :mod:`~core.retarget.cache`), :mod:`~cor
 (displacement transfer in local frames) and :mod:`~core.retarget.solve` (bounded, smooth least squares).
 """
 
-from core.retarget.take import RigPair, SolveSettings, from_arkit, retarget, rig_pair, to_arkit
+from core.retarget.take import RigPair, SolveSettings, check_rigs, from_arkit, retarget, rig_pair, to_arkit
 
-__all__ = ["RigPair", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]
+__all__ = ["RigPair", "check_rigs", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]

@@ -250,4 +250,17 @@ def retarget(
     return from_arkit(track, rig_pair(rig, head))
 
 
-__all__ = ["ARKIT_CHANNELS", "RigPair", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]
+def check_rigs(source: str, to: str | None) -> None:
+    """Fail before any engine runs when a retarget from ``source`` to ``to`` cannot be made."""
+    from core.rigs import RIG_NAMES, load_rig
+
+    if to is None or to == source:
+        return
+    if to not in RIG_NAMES:
+        raise InputError(f"unknown rig '{to}'; choose one of: {', '.join(RIG_NAMES)}")
+    if "arkit" not in (source, to):
+        raise InputError(f"retargeting runs through the ARKit head: {source} → arkit → {to}, in two steps")
+    load_rig(source if to == "arkit" else to)  # licensed rigs raise ModelMissingError saying what to do
+
+
+__all__ = ["ARKIT_CHANNELS", "RigPair", "check_rigs", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]
