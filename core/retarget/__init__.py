@@ -7,4 +7,4 @@ non-rigid ICP, cached per source rig by :mod:`~core.retarget.cache`), :mod:`~cor
 
 from core.retarget.take import RigPair, SolveSettings, check_rigs, from_arkit, retarget, rig_pair, to_arkit
 
-__all__ = ["RigPair", "check_rigs", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]
+__all__ = ["RigPair", "SolveSettings", "check_rigs", "from_arkit", "retarget", "rig_pair", "to_arkit"]

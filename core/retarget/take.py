@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.arkit import ARKIT_CHANNELS
 from core.errors import InputError
 from core.lbs import axis_angle_to_matrix
 from core.retarget.cache import correspondence, pair_key
@@ -263,4 +262,3 @@ def check_rigs(source: str, to: str | None) -> None:
     load_rig(source if to == "arkit" else to)  # licensed rigs raise ModelMissingError saying what to do
 
 
-__all__ = ["ARKIT_CHANNELS", "RigPair", "check_rigs", "SolveSettings", "from_arkit", "retarget", "rig_pair", "to_arkit"]
