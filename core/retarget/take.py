@@ -260,5 +260,3 @@ def check_rigs(source: str, to: str | None) -> None:
     if "arkit" not in (source, to):
         raise InputError(f"retargeting runs through the ARKit head: {source} → arkit → {to}, in two steps")
     load_rig(source if to == "arkit" else to)  # licensed rigs raise ModelMissingError saying what to do
-
-
