@@ -48,7 +48,7 @@ def test_a_sadtalker_job_onto_the_arkit_rig(client: httpx.Client) -> None:
     assert status["state"] == "done", status
     track = Track.from_npz(client.get(f"/v1/jobs/{r.json()['id']}/track").content)
     assert track.rig == "arkit" and track.channels == list(ARKIT_CHANNELS) and track.meta["retargeted_from"] == "bfm"
-    assert 0.0 <= track.values.min() and track.values.max() <= 1.0
+    assert track.values.min() >= 0.0 and track.values.max() <= 1.0
 
 
 def test_bad_and_unavailable_rigs_are_refused_clearly(client: httpx.Client, tmp_path: Path) -> None:
