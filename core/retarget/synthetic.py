@@ -148,6 +148,7 @@ def synthetic_source(
     scale: float = 1.3,
     seed: int = 0,
     landmark_ids: tuple[int, ...] | None = None,
+    mixing: np.ndarray | None = None,
 ) -> SyntheticSource:
     """The head remeshed and moved into its own frame; ``n_vertices`` pads with eyeballs to that count.
 
@@ -170,7 +171,7 @@ def synthetic_source(
     eye_r, f_r = _eyeball(centers[1], radius, total - n_skin - n_left)
     verts = np.concatenate([pts, eye_l, eye_r])
     faces = np.concatenate([mesh.faces, f_l + n_skin, f_r + n_skin + n_left])
-    mixing = mixing_matrix(n_channels, seed)
+    mixing = mixing_matrix(n_channels, seed) if mixing is None else np.asarray(mixing, dtype=np.float64)
     arkit = mesh.sample(head.basis)  # (52,n_skin,3)
     basis = np.zeros((n_channels, total, 3))
     basis[:, :n_skin] = np.tensordot(mixing, arkit, axes=([1], [0]))
@@ -243,12 +244,17 @@ def synthetic_rig(head: FaceRig, seed: int = 0, **kwargs) -> tuple[FaceRig, np.n
     return rig, s.mixing
 
 
-def flame_arrays(head: FaceRig, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Arrays of a FLAME-format model (5,023 vertices, FLAME's landmark ids, 100 expressions, 5 joints)."""
+def flame_arrays(
+    head: FaceRig, seed: int = 0, mixing: np.ndarray | None = None
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Arrays of a FLAME-format model (5,023 vertices, FLAME's landmark ids, 100 expressions, 5 joints).
+
+    ``mixing`` (100,52) sets the expression basis (``exp_k = Σ_c mixing[k,c] arkit_c``); default random orthonormal.
+    """
     for cell in np.arange(0.0060, 0.0090, 0.0002):  # ~4,000 skin vertices; FLAME's ids need ≥ 3,869
         if 3900 <= len(remesh(head, float(cell), seed).tri) <= 4400:
             break
-    s = synthetic_source(head, n_vertices=5023, landmark_ids=FLAME_IBUG68, seed=seed, cell=float(cell))
+    s = synthetic_source(head, n_vertices=5023, landmark_ids=FLAME_IBUG68, seed=seed, cell=float(cell), mixing=mixing)
     n = len(s.vertices)
     weights = np.zeros((n, 5))
     weights[:, 2] = s.jaw_weight
