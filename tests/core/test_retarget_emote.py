@@ -57,7 +57,8 @@ def test_happy_raises_the_smile_of_the_arkit_take(reference_dir, tmp_path, monke
     assert all(t.meta["retargeted_from"] == "flame" and t.meta["emotion"] == e for e, t in arkit.items())
     gain = arkit["happy"].values.mean(axis=0) - arkit["neutral"].values.mean(axis=0)
     print(
-        f"happy − neutral: mouthSmile L/R {gain[smile[0]]:+.3f} {gain[smile[1]]:+.3f}, largest other {np.abs(gain[others]).max():.3f}"
+        f"happy − neutral: mouthSmile L/R {gain[smile[0]]:+.3f} {gain[smile[1]]:+.3f}, "
+        f"largest other {np.abs(gain[others]).max():.3f}"
     )
     assert gain[smile[0]] > 0.1 and gain[smile[1]] > 0.1, gain[smile]
     assert np.abs(gain[others]).max() < min(gain[smile]), "the smile is the main change"
