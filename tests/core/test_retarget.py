@@ -13,6 +13,7 @@ import pytest
 from core.arkit import ARKIT_CHANNELS
 from core.lbs import pose_rig
 from core.retarget import SolveSettings, rig_pair, to_arkit
+from core.retarget.accuracy import accuracy, face_height, gaps
 from core.retarget.landmarks import IBUG_NAMES, ibug68
 from core.retarget.register import self_correspondence
 from core.retarget.synthetic import skin_channels, speech_like_weights, synthetic_source
@@ -35,22 +36,6 @@ def retarget_home(tmp_path_factory, head):
     mp.setenv("MOUTHPIECE_HOME", str(tmp_path_factory.mktemp("home")))
     yield
     mp.undo()
-
-
-def face_height(rig: FaceRig) -> float:
-    v = rig.vertices
-    return float(v[rig.landmark("eyelid_upper_L"), 2] - v[rig.landmark("chin"), 2])
-
-
-def gaps(rig: FaceRig, posed: np.ndarray) -> dict[str, np.ndarray]:
-    pairs = {
-        "lips": ("lip_upper_mid", "lip_lower_mid"),
-        "lid_L": ("eyelid_upper_L", "eyelid_lower_L"),
-        "lid_R": ("eyelid_upper_R", "eyelid_lower_R"),
-    }
-    return {
-        k: np.linalg.norm(posed[:, rig.landmark(a)] - posed[:, rig.landmark(b)], axis=1) for k, (a, b) in pairs.items()
-    }
 
 
 def test_the_head_carries_the_68_ibug_landmarks(head):
@@ -97,15 +82,11 @@ def test_registration_finds_the_remeshed_head_on_the_built_in_one(synthetic, hea
 
 
 def _check_recovery(head, out: Track, truth: np.ndarray) -> dict[str, float]:
-    err = np.abs(out.values - truth)
-    mae = float(err[:, SKIN].mean())
-    posed_truth, posed_out = pose_rig(head, truth), pose_rig(head, out.values)
-    g_truth, g_out = gaps(head, posed_truth), gaps(head, posed_out)
-    h = face_height(head)
-    worst = {k: float(np.abs(g_truth[k] - g_out[k]).max() / h) for k in g_truth}
-    assert mae <= 0.03, mae
-    assert max(worst.values()) <= 0.05, worst
-    return {"mae": mae, **worst}
+    figures = accuracy(head, truth, out.values)
+    assert figures["mean_abs_error"] <= 0.03, figures
+    assert max(figures[f"{k}_gap_error"] for k in ("lips", "lid_L", "lid_R")) <= 0.05, figures
+    assert figures["closures_kept"] == 1.0 and figures["openings_kept"] == 1.0, figures
+    return figures
 
 
 @pytest.mark.slow
@@ -216,3 +197,16 @@ def test_a_bfm_take_comes_back_as_arkit(tmp_path, head):
     truth = speech_like_weights(300, seed=8)
     out = to_arkit(Track(30.0, "bfm", rig.channels, truth @ mixing.T), rig_pair(rig, head))
     _check_recovery(head, out, truth)
+
+
+@pytest.mark.slow
+def test_the_bench_prints_the_figures(capsys):
+    import json
+
+    from core.bench.retarget import main
+
+    assert main(["--frames", "200", "--only", "bfm", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["frames"] == 200 and figures["bfm_registration_s"] > 0 and figures["bfm_take_s"] > 0
+    assert figures["bfm_mean_abs_error"] <= 0.03 and figures["bfm_closures_kept"] == 1.0
+    assert figures["identity_max_error"] <= 1e-3
