@@ -18,9 +18,9 @@ import bpy
 from . import actions, mapping
 from .bake import bake_track, scene_fps
 from .client import Client, ServerError
-from .head import HEAD_NAMES, RIG_PROP, RIG_VERSION_PROP, build_head, head_ids
+from .head import HEAD_NAMES, RETARGETS, RIG_PROP, RIG_VERSION_PROP, build_head, head_ids, head_rig
 from .jobs import start_job, start_render
-from .properties import DEFAULT, JobState, RenderState, ServerCache, preferences
+from .properties import DEFAULT, JobState, RenderState, ServerCache, engine_info, preferences
 from .sound import place_movie, place_sound, sound_strips, strip_filepath
 from .wire import WireError, read_rig, read_track
 
@@ -178,7 +178,8 @@ class MOUTHPIECE_OT_add_head(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def job_params(settings) -> dict:
+def job_params(settings, head=None) -> dict:
+    """The job's params; for a ``head`` of another rig than the engine's, the rig to retarget onto."""
     params = {
         "engine": settings.engine,
         "emotion": settings.emotion,
@@ -196,6 +197,9 @@ def job_params(settings) -> dict:
         params["style"] = settings.style
     if settings.identity not in ("", DEFAULT):
         params["identity"] = settings.identity
+    engine_rig = (engine_info(settings.engine) or {}).get("rig")
+    if head is not None and (engine_rig, head_rig(head)) in RETARGETS:
+        params["rig"] = head_rig(head)
     return params
 
 
@@ -372,7 +376,8 @@ class MOUTHPIECE_OT_generate(_ServerJobOperator, bpy.types.Operator):
         return True
 
     def _start(self, context):
-        return start_job(client(context), self.audio_path, job_params(context.scene.mouthpiece))
+        head = bpy.data.objects.get(self.head_name)
+        return start_job(client(context), self.audio_path, job_params(context.scene.mouthpiece, head))
 
     def _finish(self, context, data: bytes) -> bool:
         """Bake the finished track; False (with the error reported) when that is impossible."""
