@@ -63,8 +63,15 @@ class TransformerStack(nn.Module):
         mask = None
         if bias is not None:  # (nhead, T, T) → (B·nhead, T, T), batch-major
             mask = bias.to(x.device, x.dtype).repeat(x.shape[0], 1, 1)
-        for layer in self.layers:
-            x = layer(x, src_mask=mask)
+        # the temporal biases are additive (DESIGN §4): torch's inference fast path would turn them into a
+        # boolean mask, so it is off while these layers run (the switch is process-wide: restored after)
+        fast = torch.backends.mha.get_fastpath_enabled()
+        torch.backends.mha.set_fastpath_enabled(False)
+        try:
+            for layer in self.layers:
+                x = layer(x, src_mask=mask)
+        finally:
+            torch.backends.mha.set_fastpath_enabled(fast)
         return x
 
 
