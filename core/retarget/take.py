@@ -160,10 +160,8 @@ def to_arkit(track: Track, pair: RigPair, settings: SolveSettings | None = None)
 
 def from_arkit(track: Track, pair: RigPair) -> Track:
     """An ``arkit`` take → the source rig's channels (and FLAME's jaw/eye rotations) by least squares."""
-    if list(track.channels) != list(pair.target.channels):
-        missing = [c for c in pair.target.channels if c not in track.channels]
-        if missing and len(missing) == len(pair.target.channels):
-            raise InputError("the take has no ARKit channels to retarget")
+    if not set(track.channels) & set(pair.target.channels):
+        raise InputError("the take has no ARKit channels to retarget")
     w = np.zeros((track.num_frames, len(pair.target.channels)))
     for i, c in enumerate(pair.target.channels):
         if c in track.channels:
