@@ -35,6 +35,15 @@ def rig_key(rig: FaceRig) -> str:
     return h.hexdigest()[:20]
 
 
+def motion_key(rig: FaceRig) -> str:
+    """A digest of what the per-take work reads besides the mesh: channels, basis, joints, correctives."""
+    h = hashlib.sha256("\n".join(rig.channels).encode())
+    for arr in (rig.basis, rig.skin_weights, rig.joint_positions, rig.pose_correctives):
+        if arr is not None:
+            h.update(np.ascontiguousarray(arr).tobytes())
+    return h.hexdigest()[:20]
+
+
 def pair_key(source: FaceRig, target: FaceRig) -> str:
     return f"{source.name}-{rig_key(source)}-to-{target.name}-{rig_key(target)}"
 

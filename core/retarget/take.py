@@ -8,7 +8,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.lbs import axis_angle_to_matrix
-from core.retarget.cache import correspondence, pair_key
+from core.retarget.cache import correspondence, motion_key, pair_key
 from core.retarget.register import Correspondence
 from core.retarget.solve import solve_bounded_smooth
 from core.retarget.transfer import Transfer, build_transfer
@@ -61,7 +61,7 @@ def rig_pair(source: FaceRig, target: FaceRig, corr: Correspondence | None = Non
     """
     if corr is not None:
         return _prepare(source, target, corr)
-    key = pair_key(source, target)
+    key = f"{pair_key(source, target)}/{motion_key(source)}/{motion_key(target)}"  # same mesh, other basis: new pair
     if key not in _PAIRS:
         _PAIRS[key] = _prepare(source, target, correspondence(source, target))
     return _PAIRS[key]

@@ -210,3 +210,11 @@ def test_the_bench_prints_the_figures(capsys):
     assert figures["frames"] == 200 and figures["bfm_registration_s"] > 0 and figures["bfm_take_s"] > 0
     assert figures["bfm_mean_abs_error"] <= 0.03 and figures["bfm_closures_kept"] == 1.0
     assert figures["identity_max_error"] <= 1e-3
+
+
+def test_a_rig_with_the_same_mesh_and_another_basis_gets_its_own_projections(synthetic, head):
+    _, rig, pair = synthetic
+    other = FaceRig(rig.name, rig.vertices, rig.faces, rig.channels, -rig.basis, rig.landmarks)
+    again = rig_pair(other, head)
+    assert again is not pair and again.transfer.corr.stats.get("cached") is True
+    np.testing.assert_allclose(again.linear, -pair.linear, atol=1e-9)
