@@ -14,6 +14,14 @@ HEAD_NAMES = {"arkit": "Mouthpiece Head", "flame": "FLAME Head", "bfm": "BFM Hea
 RIG_PROP = "mouthpiece_rig"  # on the mesh object: the rig id it was built from
 RIG_VERSION_PROP = "mouthpiece_rig_version"  # and the model's version, when the rig says (FLAME 2020, ...)
 CORRECTIVES_PROP = "mouthpiece_correctives"  # JSON list of the joints whose R - I drive pose_* keys
+RETARGETS = {("flame", "arkit"), ("bfm", "arkit"), ("arkit", "flame"), ("arkit", "bfm")}
+"""(engine rig, head rig) pairs the server retargets a take between (through its ARKit head)."""
+
+
+def head_rig(obj) -> str:
+    """The rig a head takes: the one Add Head built it from; any other character has ARKit-named shape keys."""
+    return str(obj.get(RIG_PROP, "arkit"))
+
 
 PART_COLOURS: tuple[tuple[str, tuple[float, float, float, float]], ...] = (
     ("iris", (0.18, 0.27, 0.35, 1.0)),

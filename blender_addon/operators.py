@@ -21,7 +21,7 @@ from . import actions, mapping, sound
 from .bake import GROUPS, BakeOptions, bake_track, scene_fps
 from .bones import suggest_bones
 from .client import Client, ServerError
-from .head import HEAD_NAMES, RIG_PROP, RIG_VERSION_PROP, build_head, head_armature, head_ids
+from .head import HEAD_NAMES, RETARGETS, RIG_PROP, RIG_VERSION_PROP, build_head, head_armature, head_ids, head_rig
 from .jobs import Event, start_fetch, start_job, start_render
 from .properties import DEFAULT, OWN, JobState, RenderState, ServerCache, engine_info, preferences
 from .sound import place_movie, sound_strips, strip_filepath, take_sound
@@ -183,7 +183,8 @@ class MOUTHPIECE_OT_start_server(bpy.types.Operator):
         return {"FINISHED"}
 
 
-def job_params(settings) -> dict:
+def job_params(settings, head=None) -> dict:
+    """The job's params; for a ``head`` of another rig than the engine's, the rig to retarget onto."""
     params = {
         "engine": settings.engine,
         "emotion": settings.emotion,
@@ -201,6 +202,9 @@ def job_params(settings) -> dict:
         params["style"] = settings.style
     if settings.identity not in ("", DEFAULT):
         params["identity"] = settings.identity
+    engine_rig = (engine_info(settings.engine) or {}).get("rig")
+    if head is not None and (engine_rig, head_rig(head)) in RETARGETS:
+        params["rig"] = head_rig(head)
     return params
 
 
@@ -578,7 +582,9 @@ class GenerateJob(_ServerJobOperator):
         return True
 
     def _start(self, context):
-        return start_job(client(context), self.audio_path, job_params(context.scene.mouthpiece), self.connect)
+        head = bpy.data.objects.get(self.head_name)
+        params = job_params(context.scene.mouthpiece, head)
+        return start_job(client(context), self.audio_path, params, self.connect)
 
     def _finish(self, context, data: bytes) -> bool:
         """Bake the finished track; False (with the error reported) when that is impossible."""

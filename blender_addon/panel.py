@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bpy
 
-from .head import head_armature
+from .head import RETARGETS, head_armature, head_rig
 from .properties import JobState, RenderState, ServerCache, engine_info
 
 
@@ -134,10 +134,14 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
         if info is not None and not info.get("ready", False):
             _wrapped(layout.box(), info.get("message") or "this engine is not available", icon="ERROR")
         obj = context.object
-        head_rig = obj.get("mouthpiece_rig") if obj is not None else None
-        if info and info.get("rig") and head_rig and head_rig != info["rig"]:
-            _wrapped(layout, f"{settings.engine} animates {info['rig']} heads; the active head is {head_rig}",
-                     icon="ERROR")  # fmt: skip
+        rig = head_rig(obj) if obj is not None and obj.type == "MESH" else None
+        if info and info.get("rig") and rig and rig != info["rig"]:
+            if (info["rig"], rig) in RETARGETS:
+                _wrapped(layout, f"{settings.engine} makes {info['rig']} takes: retargeted onto this {rig} head",
+                         icon="INFO")  # fmt: skip
+            else:
+                _wrapped(layout, f"{settings.engine} animates {info['rig']} heads; the active head is {rig}",
+                         icon="ERROR")  # fmt: skip
         options = (info or {}).get("options", {})
         col = layout.column()
         col.prop(settings, "emotion")

@@ -78,6 +78,7 @@ def bfm_rig(data: dict[str, Any], identity: np.ndarray | None = None, recenter: 
         keypoints = np.asarray(data["keypoints"]).astype(np.int64).ravel() - 1
         if keypoints.size == 68 and keypoints.min() >= 0 and keypoints.max() < n:
             landmarks = {name: int(keypoints[i]) for name, i in IBUG68_LANDMARKS.items()}
+            landmarks.update({f"ibug{k:02d}": int(i) for k, i in enumerate(keypoints)})  # for retargeting
     if not landmarks:
         meta["warnings"] = ["no usable 68-point 'keypoints': the rig has no landmarks"]
     meta.update(vertices=n, faces=int(tri.shape[0]), expression_dims=int(exp.shape[0]))

@@ -60,6 +60,10 @@ class JobParams(BaseModel):
     )
     eye_motion: StrictBool = True
     identity: str | int | None = Field(None, description="engine-specific speaker identity (name or index)")
+    rig: Literal["arkit", "flame", "bfm"] | None = Field(
+        None,
+        description="retarget the take onto this rig (arkit: any ARKit-named character); the engine's own if absent",
+    )
 
     @field_validator("head_motion", mode="before")
     @classmethod

@@ -215,6 +215,10 @@ def _animate(
     def progress(fraction: float, message: str) -> None:
         conn.send(("progress", float(fraction) * (0.9 if sadtalker_head else 1.0), str(message)))
 
+    if job_params.rig is not None:
+        from core.retarget import check_rigs
+
+        check_rigs(engine.rig, job_params.rig)
     track = engine.run(audio, options, progress, cancel)
     if sadtalker_head:
         from core.engines.sadtalker import add_head_motion
@@ -224,6 +228,12 @@ def _animate(
         style = job_params.pose_style or 0
         weights = context["sadtalker_weights"]
         track = add_head_motion(track, audio, style, job_params.seed, weights, pool.device_for("sadtalker"))
+    if job_params.rig is not None and job_params.rig != track.rig:
+        from core.retarget import retarget
+
+        check_cancel(cancel)
+        conn.send(("progress", 0.95, f"retargeting onto the {job_params.rig} rig"))
+        track = retarget(track, job_params.rig)
     check_cancel(cancel)
     with atomic_path(job_dir / TRACK) as tmp:
         track.to_npz(tmp)

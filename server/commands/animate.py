@@ -23,6 +23,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
     parser.add_argument("--model-config", help="model configuration file of the engine")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_rig_argument(parser)
+
+
+def add_rig_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rig",
+        choices=("arkit", "flame", "bfm"),
+        help="retarget the take onto this rig (arkit: any ARKit-named character); default: the engine's own",
+    )
+
+
+def retarget_take(track, rig: str | None):  # -> Track
+    """The take on ``rig`` (retargeted through the built-in ARKit head when it is another rig)."""
+    if rig is None or rig == track.rig:
+        return track
+    from core.retarget import retarget
+
+    return retarget(track, rig)
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -200,8 +218,13 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     check_style(args, engine)
+    if args.rig is not None:
+        from core.retarget import check_rigs
+
+        check_rigs(engine.rig, args.rig)
     track = _run_with_progress(engine, audio, options, quiet=args.quiet)
     track = apply_head_motion(track, audio, args)
+    track = retarget_take(track, args.rig)
     track.save(args.output)
     for warning in track.meta.get("warnings", []):
         print(f"warning: {warning}", file=sys.stderr)

@@ -14,6 +14,7 @@ BENCHES: dict[str, str] = {
     "styletalk": "core.bench.styletalk:main",
     "sadtalker": "core.bench.sadtalker:main",
     "render": "core.bench.render:main",
+    "retarget": "core.bench.retarget:main",
     "server": "server.bench:main",
     "batch": "server.batch.bench:main",
 }

@@ -211,7 +211,7 @@ def test_panels_draw_every_state(scene):
         for name in names:
             getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
         assert "Server not connected" in log and "FLAME Head: 3 shape keys, bones in 'FLAME Head rig'" in log
-        assert "builtin animates arkit heads; the active head is flame" in " ".join(log)
+        assert "builtin makes arkit takes: retargeted onto this flame head" in " ".join(log)
 
         ServerCache.health = {"version": "0.1.0", "device": "cpu"}
         scene.mouthpiece.engine = "emote"

@@ -24,7 +24,7 @@ def test_bfm_rig_from_mat(tmp_path: Path) -> None:
     np.testing.assert_allclose(rig.basis[5], a["exBase"][:, 5].reshape(-1, 3) * 0.1, atol=1e-7)
     np.testing.assert_array_equal(rig.faces, a["tri"].astype(int) - 1)
     keypoints = a["keypoints"].ravel().astype(int) - 1
-    assert set(rig.landmarks) == set(REQUIRED_LANDMARKS)
+    assert set(rig.landmarks) == set(REQUIRED_LANDMARKS) | {f"ibug{k:02d}" for k in range(68)}
     assert rig.landmarks["nose_tip"] == keypoints[30] and rig.landmarks["mouth_corner_R"] == keypoints[48]
     assert not rig.has_joints and rig.meta["units"] == "m"
 
