@@ -152,8 +152,8 @@ def money(symbol: str, amount: str) -> Slot:
     if whole == 0 and frac:
         return _unique([cents])
     readings = [(*main, *cents), (*main, "and", *cents)] if frac else [main]
-    if frac:
-        readings.append((*cardinal(whole)[0], *cardinal(frac)[0]))
+    if frac:  # "five dollars fifty", "five fifty"
+        readings += [(*main, *cardinal(frac)[0]), (*cardinal(whole)[0], *cardinal(frac)[0])]
     return _unique(readings)
 
 

@@ -61,7 +61,12 @@ def test_times_and_am_pm():
 
 
 def test_money_percent_decimals_and_grouped_numbers():
-    assert readings("$5.50")[0] == ["five dollars fifty cents", "five dollars and fifty cents", "five fifty"]
+    assert readings("$5.50")[0] == [
+        "five dollars fifty cents",
+        "five dollars and fifty cents",
+        "five dollars fifty",
+        "five fifty",
+    ]
     assert readings("$1")[0] == ["one dollar"]
     assert readings("$0.99")[0] == ["ninety nine cents"]
     assert readings("£3")[0] == ["three pounds"]
