@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import time
@@ -104,13 +105,20 @@ def server_answers(url: str) -> bool:
 
 
 @contextmanager
-def mouthpiece_serve(data_dir: Path) -> Iterator[str]:
-    """A real ``mouthpiece serve`` process on a free 127.0.0.1 port (so the bpy 4.2 tests have one too)."""
+def mouthpiece_serve(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """A real ``mouthpiece serve`` process on a free 127.0.0.1 port (so the bpy 4.2 tests have one too);
+    ``env`` adds environment variables (a models folder)."""
     if not MOUTHPIECE.exists():
         pytest.skip("needs the project's .venv (bash scripts/setup.sh) for 'mouthpiece serve'")
     url = f"http://127.0.0.1:{free_port()}"
     command = [str(MOUTHPIECE), "serve", "--port", url.rsplit(":", 1)[1], "--data-dir", str(data_dir)]
-    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
     try:
         deadline = time.monotonic() + 180  # a cold start on a busy machine
         while not server_answers(url):
