@@ -441,6 +441,11 @@ class _ServerJobOperator:
     job_id: str = ""
     bl_label: str = "Job"
 
+    @classmethod
+    def poll(cls, context):
+        """One job of a kind at a time (a subclass with its own state may ask more)."""
+        return context.scene is not None and not cls.state.running
+
     def _prepare(self, context) -> bool:
         raise NotImplementedError
 
@@ -612,10 +617,6 @@ class MOUTHPIECE_OT_generate(GenerateJob, bpy.types.Operator):
     bl_description = "Animate the active head from the audio on the server, as a new take (Esc cancels)"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
 
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and not JobState.running
-
 
 class AddHeadJob(_ServerJobOperator):
     """Add Head's steps: download the rig off the main thread (starting the server if asked), build it."""
@@ -649,10 +650,6 @@ class MOUTHPIECE_OT_add_head(AddHeadJob, bpy.types.Operator):
     bl_label = "Add Head"
     bl_description = "Build the chosen head from the server's rig: mesh, shape keys, jaw/neck/eye bones (Esc cancels)"
     bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 - Blender reads this class attribute
-
-    @classmethod
-    def poll(cls, context):
-        return context.scene is not None and not JobState.running
 
 
 def portrait_take(obj) -> tuple[bpy.types.Action | None, str]:

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import addon_utils
 import bpy
 import numpy as np
 import pytest
@@ -22,22 +21,14 @@ from blender_addon.sound import sound_strips
 from core.audio import SAMPLE_RATE, load_audio, write_wav
 from tests.server.test_server import serve as run_server
 
+from .conftest import enabled_addon
+
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "suggest_bones", "push_to_nla",
              "edit_mapping", "save_mapping", "fill_mapping_table", "check_mapping", "render_preview",
              "render_portrait")  # fmt: skip
 PANELS = ("MOUTHPIECE_PT_main", "MOUTHPIECE_PT_head", "MOUTHPIECE_PT_audio", "MOUTHPIECE_PT_animation",
           "MOUTHPIECE_PT_takes", "MOUTHPIECE_PT_portrait")  # fmt: skip
-
-
-@contextmanager
-def enabled_addon() -> Iterator[bpy.types.AddonPreferences]:
-    module = addon_utils.enable("blender_addon", default_set=True, handle_error=None)
-    assert module is not None, "the add-on did not load"
-    try:
-        yield bpy.context.preferences.addons["blender_addon"].preferences
-    finally:
-        addon_utils.disable("blender_addon", default_set=True)
 
 
 @contextmanager

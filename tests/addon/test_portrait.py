@@ -25,8 +25,7 @@ from core.render.video import Mp4Writer
 from tests.core.sadtalker_layout import write_weights
 from tests.server.test_server import serve
 
-from .conftest import grid_rig, random_track
-from .test_addon import enabled_addon
+from .conftest import enabled_addon, grid_rig, random_track
 
 
 def _mp4(path: Path, frames: int, audio_seconds: float | None) -> Path:

@@ -9,8 +9,8 @@ from blender_addon.operators import job_params
 from blender_addon.properties import ServerCache
 from blender_addon.wire import read_rig
 
-from .conftest import grid_rig
-from .test_addon import CheckingLayout, enabled_addon
+from .conftest import enabled_addon, grid_rig
+from .test_addon import CheckingLayout
 
 ENGINES = [
     {"name": "builtin", "ready": True, "rig": "arkit", "options": {}},

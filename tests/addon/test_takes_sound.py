@@ -13,21 +13,8 @@ from blender_addon.sound import place_sound, sound_strips
 from blender_addon.wire import read_rig, read_track
 from core.audio import write_wav
 
+from .characters import action_keys
 from .conftest import grid_rig, random_track
-
-
-def _keys(action: bpy.types.Action) -> dict[tuple[str, int], np.ndarray]:
-    if actions.slotted_actions():
-        curves = [c for layer in action.layers for strip in layer.strips for bag in strip.channelbags
-                  for c in bag.fcurves]  # fmt: skip
-    else:
-        curves = list(action.fcurves)
-    out = {}
-    for c in curves:
-        co = np.empty(2 * len(c.keyframe_points), dtype=np.float32)
-        c.keyframe_points.foreach_get("co", co)
-        out[(c.data_path, c.array_index)] = co
-    return out
 
 
 def test_each_take_is_a_new_action_and_the_artists_action_is_kept(scene):
@@ -38,30 +25,32 @@ def test_each_take_is_a_new_action_and_the_artists_action_is_kept(scene):
     key.key_blocks["mouthSmileLeft"].keyframe_insert("value", frame=1)
     artist = key.animation_data.action
     artist.name = "my hand-keyed smile"
-    artist_keys = _keys(artist)
+    artist_keys = action_keys(artist)
 
     first = bake_track(obj, read_track(random_track(seed=1).to_npz_bytes()), frame_start=1)
     first_action = key.animation_data.action
-    first_keys = _keys(first_action)
+    first_keys = action_keys(first_action)
     second = bake_track(obj, read_track(random_track(seed=2).to_npz_bytes()), frame_start=5)
 
     assert (first.take, second.take) == (1, 2)
     assert second.name == "MP builtin happy 0.7 #2" and key.animation_data.action.name == second.name
     assert bpy.data.actions[first.name] == first_action
     for name, co in first_keys.items():
-        np.testing.assert_array_equal(_keys(first_action)[name], co)  # untouched by the second take
+        np.testing.assert_array_equal(action_keys(first_action)[name], co)  # untouched by the second take
     assert bpy.data.actions.get("my hand-keyed smile") == artist and artist.use_fake_user
     assert not actions.is_take(artist)
-    assert _keys(artist).keys() == artist_keys.keys()
+    assert action_keys(artist).keys() == artist_keys.keys()
     for name, co in artist_keys.items():
-        np.testing.assert_array_equal(_keys(artist)[name], co)
+        np.testing.assert_array_equal(action_keys(artist)[name], co)
     assert actions.takes_of(obj.name) == [(1, first.name), (2, second.name)]
 
     actions.use_take(1, head_ids(obj))
     assert key.animation_data.action == first_action
     assert head_ids(obj)["bones"].animation_data.action[actions.TAKE_PROP] == 1
     scene.frame_set(1)
-    assert key.key_blocks["jawOpen"].value == pytest.approx(first_keys[('key_blocks["jawOpen"].value', 0)][1], abs=1e-6)
+    assert key.key_blocks["jawOpen"].value == pytest.approx(
+        first_keys[('key_blocks["jawOpen"].value', 0)][0, 1], abs=1e-6
+    )
 
     assert actions.push_to_nla(head_ids(obj)) == 2
     assert key.animation_data.action is None
