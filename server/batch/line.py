@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import InputError, MouthpieceError
+from core.errors import MouthpieceError
 
 
 @dataclass(frozen=True)
@@ -71,18 +71,15 @@ class LineAnimator:
 
     def _animate(self, task: LineTask) -> Any:
         from core.audio import decode_audio
-        from server.commands.animate import apply_head_motion
+        from core.retarget import check_rigs
+        from server.commands.animate import apply_head_motion, retarget_take
 
         args = task.args
         audio = decode_audio(task.audio, task.audio_name)
         engine = self._engine(args)
-        if args.rig is not None and args.rig != engine.rig:
-            raise InputError(
-                f"engine '{args.engine}' makes {engine.rig} tracks, not {args.rig}; "
-                f"leave rig out or pick an engine for the {args.rig} rig"
-            )
+        check_rigs(engine.rig, args.rig)  # before the engine runs: the rig to retarget onto must be there
         track = engine.run(audio, task.options)
-        return apply_head_motion(track, audio, args)
+        return retarget_take(apply_head_motion(track, audio, args), args.rig)
 
     def _engine(self, args: argparse.Namespace) -> Any:
         from core.engines import get_engine

@@ -85,3 +85,31 @@ def test_emote_batch_matches_animate_and_ray(release: Path, manifest: Path, tmp_
         a, b = (Track.load(folder / f"{line['id']}.npz") for folder in (local, tmp_path / "ray"))
         assert np.array_equal(a.values, b.values)
         assert all(np.array_equal(a.rotations[n], b.rotations[n]) for n in a.rotations)
+
+
+@pytest.mark.slow
+def test_emote_lines_retargeted_onto_arkit_with_live_link_csv(
+    release: Path, manifest: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--rig arkit``: every EMOTE line becomes an ARKit take, so the Live Link Face CSV is written too."""
+    from core.arkit import ARKIT_CHANNELS
+    from core.retarget.synthetic import flame_arrays
+    from meshes import load_head
+    from tests.synthetic_assets import write_flame_pkl
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("MOUTHPIECE_MODELS", str(models))  # the workers inherit it
+    monkeypatch.setenv("MOUTHPIECE_HOME", str(tmp_path / "home"))
+    pkl = tmp_path / "generic_model.pkl"
+    write_flame_pkl(pkl, flame_arrays(load_head())[0])
+    assert main(["import-flame", str(pkl)]) == 0
+    out = tmp_path / "out"
+    common = ["--engine", "emote", "--model-dir", str(release), "--device", "cpu", "--formats", "npz,csv", "-q"]
+    assert main(["batch", str(manifest), "-o", str(out), "--workers", "1", "--rig", "arkit", *common]) == 1
+    for line in LINES[:3]:
+        row = _report(out)[line["id"]]
+        assert row["status"] == "done" and row["files"] == [f"{line['id']}.npz", f"{line['id']}.csv"], row
+        take = Track.load(out / f"{line['id']}.npz")
+        assert take.rig == "arkit" and take.channels == list(ARKIT_CHANNELS)
+        assert take.meta["retargeted_from"] == "flame" and take.meta["emotion"] == line["emotion"]
+        assert take.values.min() >= 0.0 and take.values.max() <= 1.0
