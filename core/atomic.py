@@ -1,7 +1,7 @@
 """Write a file whole or not at all: into a temporary file beside it, then renamed over it.
 
 A write that fails half-way (full disk, Ctrl-C, a crash) leaves the existing file as it was and no
-temporary file behind.
+temporary file behind; the new file is flushed to disk before it takes the old one's place.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from core.errors import InputError
+
+PART = ".part"
+"""What every temporary name holds (``.NAME.xxxxxxxx.part.SUFFIX``), for cleaning up after a killed run."""
 
 
 @contextmanager
@@ -28,9 +31,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise InputError(f"{path} is a folder; give a file name to write")
     if not path.parent.is_dir():
         raise InputError(f"output folder does not exist: {path.parent}")
-    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}.part{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:8]}{PART}{path.suffix}")
     try:
         yield tmp
+        with open(tmp, "rb") as written:
+            os.fsync(written.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         raise InputError(f"could not write {path}: {exc.strerror or exc}") from None

@@ -8,15 +8,14 @@ key matches and whose files are all there.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from core.adapters import export_track
+from core.atomic import PART, atomic_path
 from core.errors import InputError
 from core.track import Track
 
@@ -28,7 +27,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 """format name → (file suffix, adapter kind in core.adapters); csv is the Live Link Face layout."""
 
 STATE_DIR = ".mouthpiece-batch"
-PART = ".part"
 
 
 def parse_formats(text: str) -> list[str]:
@@ -72,7 +70,7 @@ def write_outputs(track: Track, outdir: Path, line_id: str, formats: Iterable[st
             )
             continue
         path = outdir / f"{line_id}{suffix}"
-        write_atomically(path, functools.partial(export_track, track, kind=kind))
+        export_track(track, path, kind=kind)  # whole or not at all
         written.append(path)
     return written, warnings
 
@@ -82,25 +80,13 @@ def mark_done(outdir: Path, line_id: str, key: str, files: Iterable[Path]) -> No
     state = {"key": key, "files": [p.name for p in files]}
     folder = outdir / STATE_DIR
     folder.mkdir(exist_ok=True)
-    write_atomically(folder / f"{line_id}.json", lambda tmp: tmp.write_text(json.dumps(state)))
+    with atomic_path(folder / f"{line_id}.json") as tmp:
+        tmp.write_text(json.dumps(state))
 
 
 def forget(outdir: Path, line_id: str) -> None:
     """Drop ``line_id``'s record (before its files are rewritten), so a crash midway redoes the line."""
     (outdir / STATE_DIR / f"{line_id}.json").unlink(missing_ok=True)
-
-
-def write_atomically(path: Path, write: Callable[[Path], Any]) -> None:
-    """Call ``write(tmp)`` for a temporary file beside ``path`` (same suffix), flush it to disk, rename it."""
-    tmp = path.with_name(f".{path.stem}{PART}{path.suffix}")
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def remove_partial_files(outdir: Path) -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from core.adapters import import_track
 from core.arkit import ARKIT_CHANNELS
+from core.atomic import atomic_path
 from core.batch.manifest import read_manifest
 from core.batch.outputs import (
     STATE_DIR,
@@ -19,7 +20,6 @@ from core.batch.outputs import (
     mark_done,
     parse_formats,
     remove_partial_files,
-    write_atomically,
     write_outputs,
 )
 from core.errors import InputError
@@ -138,12 +138,9 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> 
     target = tmp_path / "a.json"
     target.write_text("old")
 
-    def half_write(tmp: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), atomic_path(target) as tmp:
         tmp.write_text("half")
         raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        write_atomically(target, half_write)
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
