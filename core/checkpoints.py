@@ -10,7 +10,6 @@ pickled ``nn.Module``) refuses the file before anything is called.
 
 from __future__ import annotations
 
-import _compat_pickle
 import pickle
 import types
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ import torch
 from torch import _weights_only_unpickler
 
 from core.errors import ModelFormatError
+from core.safe_pickle import python3_name
 
 # Libraries whose pickled objects are configuration or bookkeeping: read as inert placeholders.
 _DATA_MODULES = frozenset(
@@ -83,10 +83,7 @@ class _WeightsUnpickler(pickle.Unpickler):
     """Resolves torch's weights-only globals; data classes as placeholders; refuses everything else."""
 
     def find_class(self, module: str, name: str) -> Any:
-        # Python 2 spellings (__builtin__.long) as pickle itself maps them for protocol < 3
-        if (module, name) in _compat_pickle.NAME_MAPPING:
-            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
-        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+        module, name = python3_name(module, name)
         real = _weights_only_unpickler._get_allowed_globals().get(f"{module}.{name}")
         if real is not None:
             return real

@@ -69,19 +69,20 @@ def _numpy_globals() -> dict[tuple[str, str], Callable[..., Any] | type]:
 NUMPY_GLOBALS = _numpy_globals()
 
 
+def python3_name(module: str, name: str) -> tuple[str, str]:
+    """A global's Python 3 spelling: Python 2 names (``copy_reg``, ``__builtin__.long``) do not exist in 3."""
+    if (module, name) in _compat_pickle.NAME_MAPPING:
+        return _compat_pickle.NAME_MAPPING[(module, name)]
+    return _compat_pickle.IMPORT_MAPPING.get(module, module), name
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, file: IO[bytes], allowed: Mapping[tuple[str, str], Any], encoding: str) -> None:
         super().__init__(file, encoding=encoding)
         self._allowed = allowed
 
     def find_class(self, module: str, name: str) -> Any:
-        key = (module, name)
-        # Python 2 names (copy_reg, __builtin__) → Python 3 names; those modules do not exist in 3.
-        if key in _compat_pickle.NAME_MAPPING:
-            key = _compat_pickle.NAME_MAPPING[key]
-        elif module in _compat_pickle.IMPORT_MAPPING:
-            key = (_compat_pickle.IMPORT_MAPPING[module], name)
-        target = self._allowed.get(key, self._allowed.get((module, name)))
+        target = self._allowed.get(python3_name(module, name), self._allowed.get((module, name)))
         if target is None:
             raise InputError(f"refused to load a pickle that names '{module}.{name}' (not an allowed global)")
         return target
