@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+
+BUILTIN_HEAD_FILE = "arkit_head.npz"
+"""The built-in head's asset, shipped in the ``meshes`` package (which generates it)."""
 
 
 def home_dir() -> Path:
@@ -21,3 +25,12 @@ def data_dir() -> Path:
     """Folder for the server's job results (``$MOUTHPIECE_DATA``, default ``<home>/data``)."""
     env = os.environ.get("MOUTHPIECE_DATA")
     return Path(env).expanduser() if env else home_dir() / "data"
+
+
+def builtin_head_path() -> Path | None:
+    """The built-in head's asset in the installed ``meshes`` package (found, not imported); None without it."""
+    spec = importlib.util.find_spec("meshes")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / BUILTIN_HEAD_FILE
+    return path if path.is_file() else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import InputError, ModelMissingError
-from core.paths import models_dir
+from core.paths import builtin_head_path, models_dir
 from core.rig import FaceRig
 
 RIG_NAMES: tuple[str, ...] = ("arkit", "flame", "bfm")
@@ -30,13 +30,10 @@ def bfm_mat_path() -> Path:
 def load_rig(name: str) -> FaceRig:
     """The rig called ``name``; licensed rigs raise :class:`ModelMissingError` saying what to do."""
     if name == "arkit":
-        try:
-            from meshes import load_head  # the built-in head (meshes/), imported only when asked for
-        except ImportError as exc:
-            if not (exc.name or "").startswith("meshes"):
-                raise
-            raise ModelMissingError("the built-in head (meshes/) is not part of this installation") from None
-        return load_head()
+        head = builtin_head_path()
+        if head is None:
+            raise ModelMissingError("the built-in head (meshes/) is not part of this installation")
+        return FaceRig.from_npz(head)
     if name == "flame":
         path = flame_npz_path()
         if not path.is_file():

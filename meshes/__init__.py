@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.paths import BUILTIN_HEAD_FILE
 from core.rig import FaceRig
 
-ASSET_PATH = Path(__file__).with_name("arkit_head.npz")
+ASSET_PATH = Path(__file__).with_name(BUILTIN_HEAD_FILE)
 
 
 def load_head() -> FaceRig:

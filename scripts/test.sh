@@ -13,7 +13,7 @@ fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check --quiet .
-.venv/bin/mypy core server
+.venv/bin/mypy
 .venv/bin/python -m pytest -q "$@"
 # Baking on the classic action API (Blender 4.2 LTS), in its own venv.
 bash scripts/test_bpy42.sh

@@ -1,5 +1,10 @@
-"""DESIGN §1 boundaries, checked on the source: the add-on imports only bpy, numpy and the standard
-library; core never imports bpy, the server or the add-on."""
+"""DESIGN §1 boundaries, checked on the source of every module:
+
+- the add-on imports only bpy, numpy and the standard library;
+- core imports none of the packages above it (bench, cli, server, meshes, the add-on) and no Blender module;
+- meshes builds on core only; the server imports neither the add-on nor the command line nor the benches;
+- only the command line (cli/) imports the add-on.
+"""
 
 from __future__ import annotations
 
@@ -30,10 +35,37 @@ def test_addon_imports_only_blender_numpy_and_stdlib(path: Path) -> None:
     assert imported_roots(path) <= allowed, f"{path.name} imports {imported_roots(path) - allowed}"
 
 
-@pytest.mark.parametrize("path", sorted((REPO / "core").rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
-def test_core_imports_no_blender_server_or_addon(path: Path) -> None:
-    forbidden = imported_roots(path) & (BLENDER_MODULES | {"server", "blender_addon"})
+OURS = {"core", "meshes", "server", "cli", "bench", "blender_addon"}
+FORBIDDEN: dict[str, set[str]] = {
+    "core": (OURS - {"core"}) | BLENDER_MODULES,
+    "meshes": {"server", "cli", "bench", "blender_addon"} | BLENDER_MODULES,
+    "server": {"cli", "bench", "blender_addon", "meshes"} | BLENDER_MODULES,
+    "bench": {"blender_addon"} | BLENDER_MODULES,
+}
+
+
+def sources(package: str) -> list[Path]:
+    return sorted((REPO / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize(
+    ("package", "path"),
+    [(package, path) for package in FORBIDDEN for path in sources(package)],
+    ids=lambda value: value if isinstance(value, str) else str(value.relative_to(REPO)),
+)
+def test_packages_import_only_downwards(package: str, path: Path) -> None:
+    forbidden = imported_roots(path) & FORBIDDEN[package]
     assert not forbidden, f"{path.relative_to(REPO)} imports {forbidden}"
+
+
+def test_only_the_command_line_imports_the_addon() -> None:
+    importers = {
+        path.relative_to(REPO).parts[0]
+        for package in OURS - {"blender_addon"}
+        for path in sources(package)
+        if "blender_addon" in imported_roots(path)
+    }
+    assert importers == {"cli"}
 
 
 def test_the_checks_can_fail(tmp_path: Path) -> None:

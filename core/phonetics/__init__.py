@@ -3,7 +3,7 @@
 ``phones_for`` is the entry point engines use: forced alignment with a transcript, speech
 recognition (words, then their phones aligned) without one. Segments cover the whole clip
 contiguously; silence and noise are ``SIL``. ``styletalk_indices`` turns them into StyleTalk's 30 fps
-labels; ``python -m core.bench.phonemes`` measures those against the StyleTalk samples.
+labels; ``python -m bench.phonemes`` measures those against the StyleTalk samples.
 """
 
 from core.phonetics.frontend import align_phones, phones_for, recognize_phones

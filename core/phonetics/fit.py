@@ -7,7 +7,7 @@ the same audio: ``agreement``, the share of frames whose aligned phone is of the
 acoustic score per frame over the phone loop's (the loop is free, so about 1 for a right transcript
 and several times worse for a wrong one), capped at RATIO_CAP. The fit is agreement - 0.1 * ratio.
 
-Measured on 56 clips of the voices set (core.bench.voices: 8 voices, 7 conditions) with their own
+Measured on 56 clips of the voices set (core.testing.voices: 8 voices, 7 conditions) with their own
 transcript and with another sentence's: right transcripts fit 0.204 and up, wrong ones 0.151 and
 down, or found no alignment path at all (35 of 56); MIN_FIT sits in the gap. On every other clip of
 the set (168, `mouthpiece bench lipsync --set voices --every 2`) it keeps 99.4% of the right

@@ -11,8 +11,8 @@ import pytest
 
 from blender_addon import actions
 from blender_addon.sound import sound_strips
+from cli.main import main
 from core.audio import SAMPLE_RATE, load_audio, write_wav
-from server.cli import main
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 
@@ -51,7 +51,7 @@ def test_blend_writes_a_scene_that_reopens_with_the_animation(clip, tmp_path, ca
 
 
 def test_blend_takes_fractional_frame_rates(clip, tmp_path):
-    from server.commands.blend import scene_rate
+    from cli.commands.blend import scene_rate
 
     assert (scene_rate(30.0), scene_rate(23.976), scene_rate(29.97), scene_rate(12.5)) == (
         (30, 1.0), (24, 1.001), (30, 1.001), (13, 13 / 12.5))  # fmt: skip

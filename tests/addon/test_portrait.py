@@ -20,8 +20,8 @@ from blender_addon.properties import RenderState
 from blender_addon.sound import place_movie, sound_strips
 from blender_addon.wire import read_rig, read_track
 from core.audio import SAMPLE_RATE, write_wav
-from core.bench.figures import speech_like
 from core.render.video import Mp4Writer
+from core.testing.signals import speech_like
 from tests.core.sadtalker_layout import write_weights
 from tests.server.test_server import serve
 

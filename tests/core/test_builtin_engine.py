@@ -9,8 +9,6 @@ import pytest
 
 from core.arkit import ARKIT_CHANNELS, EMOTIONS
 from core.audio import SAMPLE_RATE
-from core.bench.espeak import synthesize
-from core.bench.lipsync import LipGauge
 from core.engines import get_engine
 from core.engines.base import EngineOptions
 from core.engines.builtin.coarticulation import blend
@@ -18,6 +16,8 @@ from core.engines.builtin.life import blinks, head_rotvec
 from core.engines.builtin.prosody import analyse
 from core.errors import Cancelled, InputError
 from core.phonetics import PhoneSegment
+from core.testing.espeak import synthesize
+from core.testing.lips import LipGauge
 from meshes import load_head
 
 MOUTH = ("jawOpen", "mouthClose", "mouthFunnel", "mouthPucker", "mouthLowerDownLeft", "mouthPressLeft")
@@ -270,7 +270,7 @@ def _lips_close_at_bilabials(track, phones, gauge) -> list[bool]:
 
 
 def test_aligned_closures_survive_noise(engine, gauge):
-    from core.bench.voices import apply
+    from core.testing.voices import apply
 
     text = "My mom made maple muffins on Monday morning."
     audio, phones = synthesize(text)
@@ -282,7 +282,7 @@ def test_aligned_closures_survive_noise(engine, gauge):
 
 
 def test_the_room_ringing_on_is_not_voice():
-    from core.bench.voices import reverb
+    from core.testing.voices import reverb
 
     audio, phones = synthesize("Put the paper back on the pile.")
     wet = reverb(np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)]), np.random.default_rng(3))

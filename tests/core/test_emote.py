@@ -16,7 +16,6 @@ import soundfile as sf
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from core.bench.figures import speech_like  # noqa: E402
 from core.engines import get_engine  # noqa: E402
 from core.engines.base import EngineOptions  # noqa: E402
 from core.engines.emote import EmoteEngine  # noqa: E402
@@ -40,6 +39,7 @@ from core.engines.emote.windows import (  # noqa: E402
     single_pass_frames,
 )
 from core.errors import Cancelled, InputError, ModelFormatError, ModelMissingError  # noqa: E402
+from core.testing.signals import speech_like  # noqa: E402
 
 ATOL = 1e-4
 SEAM_TOL = 0.05  # windowed vs single pass in the cross-fade region (fixture output range ≈ ±2.2)
@@ -177,9 +177,8 @@ def test_engine_track_is_the_fixture_output(engine: EmoteEngine, io: dict) -> No
 
 
 def test_cli_animate_returns_fixture_output(release_dir: Path, io: dict, tmp_path: Path) -> None:
-    pytest.importorskip("server.commands.animate", reason="the animate command is not in this checkout yet")
+    from cli.main import main
     from core.track import Track
-    from server.cli import main
 
     wav = tmp_path / "in.wav"
     sf.write(wav, io["wav_float32"], 16000, subtype="FLOAT")  # lossless: load_audio gives wav_float32 back

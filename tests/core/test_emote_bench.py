@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.bench.emote import measure
-from core.bench.figures import speech_like
+from bench.emote import measure
+from core.testing.signals import speech_like
 
 
 def test_speech_like_signal() -> None:

@@ -1,4 +1,4 @@
-"""core.bench.espeak: speech from libespeak-ng with ARPAbet phone timings."""
+"""core.testing.espeak: speech from libespeak-ng with ARPAbet phone timings."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from core.audio import SAMPLE_RATE
-from core.bench import espeak
 from core.errors import InputError, MouthpieceError
+from core.testing import espeak
 
 
 @pytest.fixture(scope="module")

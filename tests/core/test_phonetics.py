@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 
 from core.audio import SAMPLE_RATE, load_audio
-from core.bench.espeak import synthesize
-from core.bench.phonemes import agreement
 from core.phonetics import (
     STYLETALK_INDEX,
     PhoneSegment,
@@ -25,6 +23,8 @@ from core.phonetics import (
 from core.phonetics.frontend import split_word
 from core.phonetics.lts import letter_to_sound
 from core.phonetics.segments import tile
+from core.testing.espeak import synthesize
+from core.testing.phones import agreement
 
 MISMATCH = "does not match the audio"
 
@@ -209,7 +209,7 @@ def test_loud_audio_without_speech_warns():
 
 def _padded(audio: np.ndarray, seconds: float = 2.0) -> np.ndarray:
     """The clip with ``seconds`` of room tone (pink noise at -60 dBFS) before and after."""
-    from core.bench.voices import apply
+    from core.testing.voices import apply
 
     rng = np.random.default_rng(5)
     padded, rate, _ = apply("padded", audio, [], rng)
@@ -240,7 +240,7 @@ def test_alignment_survives_two_seconds_of_room_tone(text):
 
 
 def test_alignment_survives_padding_in_a_flite_voice():
-    from core.bench.voices import synth_flite
+    from core.testing.voices import synth_flite
 
     with tempfile.TemporaryDirectory() as tmp:
         audio, truth = synth_flite("slt", "Bob bought a map.", 1.0, Path(tmp))

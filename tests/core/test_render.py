@@ -302,10 +302,10 @@ def inputs(tmp_path: Path, io_ref: dict[str, np.ndarray], samples_dir: Path) -> 
 
 
 def _cli(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    from server import cli
-    from server.commands import render_video as command
+    from cli import main as cli
+    from cli.commands import render_video as command
 
-    monkeypatch.setitem(cli.COMMANDS, "render-video", ("server.commands.render_video", command.HELP))
+    monkeypatch.setitem(cli.COMMANDS, "render-video", ("cli.commands.render_video", command.HELP))
     return cli.main(["render-video", *argv])
 
 
@@ -395,7 +395,7 @@ def test_render_video_silent_from_styletalk_npy(
 
 
 def test_bench_render_reports_figures(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from core.bench.render import main
+    from bench.render import main
 
     out = tmp_path / "bench.json"
     assert main(["--size", "64", "--cpu-batches", "2", "--cpu-frames", "2", "--no-gpu", "--json", str(out)]) == 0

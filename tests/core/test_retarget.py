@@ -203,7 +203,7 @@ def test_a_bfm_take_comes_back_as_arkit(tmp_path, head):
 def test_the_bench_prints_the_figures(capsys):
     import json
 
-    from core.bench.retarget import main
+    from bench.retarget import main
 
     assert main(["--frames", "200", "--only", "bfm", "--json"]) == 0
     figures = json.loads(capsys.readouterr().out)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from core.arkit import ARKIT_CHANNELS
-from core.bench.figures import speech_like
 from core.engines import get_engine
 from core.engines.base import EngineOptions
 from core.flame import parse_flame
 from core.retarget import rig_pair, to_arkit
 from core.retarget.synthetic import flame_arrays, skin_channels
+from core.testing.signals import speech_like
 from meshes import load_head
 
 pytestmark = pytest.mark.slow

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from core.adapters.bfm_pose import angles_to_rotvec
-from core.bench.figures import speech_like
 from core.engines import get_engine
 from core.engines.base import EngineOptions
 from core.engines.sadtalker import add_head_motion
@@ -19,6 +18,7 @@ from core.engines.sadtalker.loader import load_expnet, load_posevae
 from core.engines.sadtalker.posevae import predict_pose
 from core.errors import InputError, ModelMissingError
 from core.resample import output_frame_count
+from core.testing.signals import speech_like
 from core.track import Track
 from tests.core.sadtalker_layout import write_weights
 
@@ -148,7 +148,7 @@ def test_sadtalker_head_motion_bad_input(weights, tmp_path, monkeypatch):
 def test_sadtalker_bench_reports_the_real_time_factor(capsys):
     import torch
 
-    from core.bench.sadtalker import main
+    from bench.sadtalker import main
 
     threads = torch.get_num_threads()
     try:

@@ -194,8 +194,8 @@ def test_styletalk_engine_takes_phonemes_from_audio(reference_dir, samples_dir):
 
 
 def test_styletalk_fixture_comes_back_from_the_animate_command(reference_dir, tmp_path, capsys):
+    from cli.main import main
     from core.track import Track
-    from server.cli import main
 
     io = np.load(reference_dir / "styletalk_small_io.npz")
     (tmp_path / "seq.json").write_text(json.dumps(io["phoneme_seq"].tolist()))

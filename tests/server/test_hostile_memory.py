@@ -16,7 +16,7 @@ import pytest
 import scipy.io
 import soundfile as sf
 
-from tests.server.hostile import (
+from tests.support.hostile import (
     ServerProcess,
     cli_peak_mb,
     flac_of_silence,
@@ -147,7 +147,7 @@ class _Transpose:
 
 
 def test_import_flame_refuses_a_deep_chumpy_chain(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from server.cli import main
+    from cli.main import main
 
     chumpy = types.ModuleType("chumpy.reordering")
     chumpy.transpose = _Transpose  # type: ignore[attr-defined]

@@ -347,7 +347,7 @@ def test_public_bind_refuses_to_start_without_token(tmp_path: Path, host: str) -
 
 
 def test_serve_command_refuses_public_bind_without_token(tmp_path: Path) -> None:
-    from server.commands import serve as serve_cmd
+    from cli.commands import serve as serve_cmd
 
     parser = __import__("argparse").ArgumentParser()
     serve_cmd.add_arguments(parser)

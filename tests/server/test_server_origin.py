@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.server.hostile import cli, free_port, server_process
 from tests.server.test_server import RunningServer, serve
+from tests.support.hostile import cli, free_port, server_process
 
 EVIL = "https://evil.example"
 TOKEN = "s3cret-token-for-tests"

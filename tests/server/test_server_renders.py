@@ -19,8 +19,8 @@ import pytest
 
 from core.adapters.styletalk_npy import styletalk_coeffs_to_track
 from core.audio import SAMPLE_RATE, decode_audio, load_audio
-from core.bench.figures import speech_like
 from core.engines.sadtalker import add_head_motion
+from core.testing.signals import speech_like
 from core.track import Track
 from tests.core.sadtalker_layout import write_weights
 from tests.server.test_server import FINISHED, HELLO, RunningServer, serve, submit, wait_for, wav_bytes

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from core.arkit import ARKIT_CHANNELS
-from core.bench.figures import speech_like
+from core.testing.signals import speech_like
 from core.track import Track
 from tests.core.sadtalker_layout import write_weights
 from tests.server.test_server import FINISHED, RunningServer, serve, submit, wait_for, wav_bytes

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.server.hostile import cli, free_port, server_process
 from tests.server.test_server import serve, submit, wait_for
+from tests.support.hostile import cli, free_port, server_process
 
 FINISHED = {"done", "failed", "cancelled"}
 LIMIT = 200_000

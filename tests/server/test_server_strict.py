@@ -64,7 +64,7 @@ def test_strict_params_still_take_json_numbers(server: RunningServer, wav: bytes
 
 @pytest.mark.parametrize("cut", [0.3, 0.7, 0.95])
 def test_a_truncated_track_upload_is_a_400(server: RunningServer, cut: float) -> None:
-    from tests.server.hostile import npz_track_declaring
+    from tests.support.hostile import npz_track_declaring
 
     whole = npz_track_declaring(90)
     files = {"image": ("p.png", b"\x89PNG"), "track": ("take.npz", whole[: int(len(whole) * cut)])}

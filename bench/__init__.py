@@ -1,0 +1,1 @@
+"""`mouthpiece bench NAME`: the speed and quality benches (their test material is in :mod:`core.testing`)."""

@@ -1,0 +1,1 @@
+"""The `mouthpiece` command line: the one composition root (DESIGN §1): argument parsing, commands, progress."""

@@ -1,1 +1,0 @@
-"""Benchmarks and their test material: synthesized speech with phone timings, phoneme agreement."""

@@ -1,0 +1,111 @@
+"""`mouthpiece animate` end to end on real speech, and its one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cli.main import main
+from core.arkit import ARKIT_CHANNELS
+from core.audio import load_audio
+from core.track import Track
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+HELLO_WAV, HELLO_TXT = EXAMPLES / "hello.wav", EXAMPLES / "hello.txt"
+
+
+@pytest.fixture(scope="module")
+def hello_track(tmp_path_factory) -> Track:
+    out = tmp_path_factory.mktemp("animate") / "hello.npz"
+    options = ["--emotion", "happy", "--intensity", "0.7", "--seed", "5", "--fps", "30", "--quiet"]
+    rc = main(["animate", str(HELLO_WAV), "-o", str(out), "--transcript-file", str(HELLO_TXT), *options])
+    assert rc == 0 and out.is_file()
+    return Track.load(out)
+
+
+def test_animate_writes_a_builtin_track(hello_track):
+    seconds = load_audio(HELLO_WAV).size / 16000
+    assert hello_track.fps == 30.0 and hello_track.num_frames == round(seconds * 30)
+    assert hello_track.rig == "arkit" and hello_track.channels == list(ARKIT_CHANNELS)
+    meta = hello_track.meta
+    assert meta["engine"] == "builtin" and meta["emotion"] == "happy"
+    assert meta["intensity"] == 0.7 and meta["seed"] == 5
+    assert meta["transcript_used"] is True and meta["warnings"] == []
+    assert hello_track.channel("jawOpen").max() > 0.3  # it talks
+    assert hello_track.channel("cheekSquintLeft").mean() > 0.2  # and it is happy
+    assert hello_track.channel("eyeBlinkLeft").max() == 1.0  # and it blinks
+    assert len(meta["phones"]) > 20
+
+
+def test_animate_json_and_switches(tmp_path, capsys):
+    out = tmp_path / "hello.json"
+    rc = main(["animate", str(HELLO_WAV), "-o", str(out), "--no-blinks", "--head-motion", "none", "--no-eye-motion"])
+    assert rc == 0
+    assert "wrote" in capsys.readouterr().out
+    track = Track.load(out)
+    assert track.fps == 60.0
+    assert track.channel("eyeBlinkLeft").max() == 0.0
+    assert np.abs(track.rotations["head"]).max() == 0.0
+    looks = [track.channel(c).max() for c in ARKIT_CHANNELS if c.startswith("eyeLook")]
+    assert max(looks) == 0.0
+    assert track.channel("jawOpen").max() > 0.3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.wav", "-o", "{tmp}/t.npz"], "not found"),
+        (["{tmp}/text.wav", "-o", "{tmp}/t.npz"], "not a readable audio file"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--emotion", "bored"], "unknown emotion"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--intensity", "2"], "intensity must be between 0 and 1"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--intensity", "high"], "--intensity must be a number"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.txt"], "must end in .npz or .json"),
+        (["-o", "{tmp}/t.npz"], "give an AUDIO file"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--engine", "nope"], "unknown engine"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--transcript-file", "{tmp}/none.txt"], "not found"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--seed", "-1"], "--seed must be a whole number from 0 to"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--style", "happy"], "engine 'builtin' takes no style"),
+        ([str(HELLO_WAV), "-o", "{tmp}"], "must end in .npz or .json"),
+    ],
+)
+def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
+    (tmp_path / "text.wav").write_text("this is not audio")
+    rc = main(["animate", *(a.format(tmp=tmp_path) for a in args)])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("mouthpiece animate: error:")
+    assert message in err
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_phonemes_alone_need_no_audio(tmp_path):
+    seq = tmp_path / "seq.json"
+    seq.write_text("[31, 31, 21, 0, 0, 27, 31]")
+    out = tmp_path / "rest.npz"
+    assert main(["animate", "--phonemes", str(seq), "-o", str(out), "-q"]) == 0
+    track = Track.load(out)
+    assert track.num_frames == round(7 / 30 * 60)  # silent audio as long as the 30 fps sequence
+    assert track.channel("jawOpen").max() == 0.0
+
+
+@pytest.mark.parametrize("content", ["not json", "[]", '["AA"]', "[-1]"])
+def test_bad_phoneme_files_are_refused(tmp_path, capsys, content):
+    seq = tmp_path / "seq.json"
+    seq.write_text(content)
+    assert main(["animate", "--phonemes", str(seq), "-o", str(tmp_path / "t.npz")]) == 2
+    assert "phoneme" in capsys.readouterr().err
+
+
+def test_builtin_path_imports_neither_torch_nor_heavy_scipy(tmp_path):
+    code = (
+        "import sys; from cli.main import main; "
+        f"rc = main(['animate', {str(HELLO_WAV)!r}, '-o', {str(tmp_path / 't.npz')!r}, '-q']); "
+        "heavy = [m for m in ('torch', 'scipy.signal', 'scipy.ndimage', 'scipy.spatial') if m in sys.modules]; "
+        "print(rc, heavy)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=EXAMPLES.parent)
+    assert proc.stdout.strip() == "0 []", proc.stderr
