@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "sadtalker": "bench.sadtalker:main",
     "render": "bench.render:main",
     "retarget": "bench.retarget:main",
+    "bake": "bench.bake:main",
     "server": "bench.server:main",
     "batch": "bench.batch:main",
 }
