@@ -85,6 +85,7 @@ def test_only_bfm_takes_from_the_server_can_be_rendered(scene):
     assert portrait_take(head) == (actions.current_take(head_ids(head)), "")
 
 
+@pytest.mark.slow
 def test_generate_then_render_portrait_video(scene, tmp_path, reference_dir, samples_dir, monkeypatch):
     """Generate a SadTalker take on a BFM head, then Render Portrait Video: the mp4 lands in the sequencer."""
     models = tmp_path / "models"

@@ -208,6 +208,7 @@ def test_one_line_errors(script: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert "the output folder is a file" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_bad_values_fail_their_line_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOUTHPIECE_MODELS", str(tmp_path / "no-models"))  # the workers inherit it
     audio, _ = synthesize("hello")

@@ -45,6 +45,7 @@ def test_an_interrupted_write_keeps_the_old_file(tmp_path: Path, name: str, args
 
 
 @pytest.mark.parametrize("args", [("animate", HELLO, "-q", "-o"), ("rig", "arkit", "-o")])
+@pytest.mark.slow
 def test_writing_onto_a_folder_or_a_read_only_place_is_one_line(tmp_path: Path, args: tuple[str, ...]) -> None:
     folder = tmp_path / "take.npz"
     folder.mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cli.main import main
 from core.track import Track
@@ -13,6 +14,7 @@ from tests.core.sadtalker_layout import write_weights
 HELLO_WAV = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 
 
+@pytest.mark.slow
 def test_sadtalker_head_motion_from_the_cli(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MOUTHPIECE_MODELS", str(tmp_path / "models"))
     out = tmp_path / "take.npz"

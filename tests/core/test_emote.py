@@ -477,6 +477,7 @@ def test_window_plan_and_fades() -> None:
         np.testing.assert_allclose(total, 1.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_windowed_run_has_no_seam(engine: EmoteEngine) -> None:
     engine._load()
     values = prepare_audio(speech_like(24.0))
@@ -519,6 +520,7 @@ def test_single_pass_length_follows_the_memory_budget() -> None:
     assert 10e9 < pass_bytes(cfg, 7500) < 12e9
 
 
+@pytest.mark.slow
 def test_long_clip_runs_in_one_pass_or_in_windows_past_the_budget(engine: EmoteEngine, release_dir: Path) -> None:
     audio = speech_like(60.0)
     seen: list[tuple[float, str]] = []

@@ -88,6 +88,7 @@ def test_sadtalker_expnet_matches_the_official_module(full_file, official_inputs
 
 
 @pytest.mark.parametrize(("frames", "key"), [(40, "pose"), (20, "pose_short")])
+@pytest.mark.slow
 def test_sadtalker_posevae_matches_the_official_module(full_file, official_inputs, frames, key):
     """40 frames: one whole window + a tail re-using the last 32; 20: shorter than one window (padded)."""
     expected = np.load(DATA / "sadtalker_official_io.npz")

@@ -33,6 +33,7 @@ def audio() -> np.ndarray:
     return speech_like(1.5, seed=2)  # 37 frames at 25 fps: one whole PoseVAE window and a tail
 
 
+@pytest.mark.slow
 def test_sadtalker_engine_track(weights, audio):
     engine = get_engine("sadtalker", checkpoint=weights)
     assert engine.status() == (True, f"weights: {weights}")
@@ -53,6 +54,7 @@ def test_sadtalker_engine_track(weights, audio):
     np.testing.assert_array_equal(again.rotations["head"], track.rotations["head"])
 
 
+@pytest.mark.slow
 def test_sadtalker_engine_options(weights, audio):
     engine = get_engine("sadtalker", checkpoint=weights)
     base = engine.run(audio, EngineOptions(seed=1))
@@ -103,6 +105,7 @@ def test_sadtalker_engine_without_weights(tmp_path, monkeypatch, audio):
         engine.run(audio, EngineOptions())
 
 
+@pytest.mark.slow
 def test_sadtalker_head_motion_on_another_engines_track(weights, tmp_path):
     """End to end: the builtin engine's 30 fps ARKit track gets PoseVAE's head rotation; saved, reloaded."""
     audio = speech_like(1.5, seed=3)

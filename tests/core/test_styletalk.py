@@ -58,6 +58,7 @@ def test_styletalk_parity_with_reference(small):
     np.testing.assert_allclose(exp_nomask, io["exp_out_nomask"], atol=1e-5)
 
 
+@pytest.mark.slow
 def test_styletalk_chunks_and_batches_do_not_change_the_result(small):
     net, io = small
     windows = torch.from_numpy(io["phoneme_windows"])[None]

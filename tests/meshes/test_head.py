@@ -54,6 +54,7 @@ def mirror_map(rig: FaceRig) -> np.ndarray:
     return idx
 
 
+@pytest.mark.slow
 def test_asset_matches_a_fresh_build(rig: FaceRig) -> None:
     from meshes.build import build_head
 

@@ -72,6 +72,7 @@ def test_an_hour_of_flac_silence_is_refused_before_decoding(hostile_server: Serv
     _refused_within_limit(hostile_server, "/v1/jobs", {"audio": ("bomb.flac", audio)}, detail)
 
 
+@pytest.mark.slow
 def test_a_track_declaring_a_gigabyte_is_refused_before_inflating(hostile_server: ServerProcess) -> None:
     track = npz_track_declaring(4_000_000)
     assert len(track) < 2_000_000

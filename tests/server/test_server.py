@@ -300,6 +300,7 @@ def test_twenty_concurrent_jobs_all_finish(tmp_path: Path, speech: np.ndarray) -
 
 
 # ---- persistence -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_restart_keeps_finished_track_and_requeues_interrupted_job(
     tmp_path: Path, short_wav: bytes, long_wav: bytes
 ) -> None:

@@ -57,6 +57,7 @@ def test_queued_jobs_survive_a_restart_and_lost_audio_fails_clearly(tmp_path: Pa
         second.stop()
 
 
+@pytest.mark.slow
 def test_queued_renders_survive_a_restart_and_keep_no_spent_input(tmp_path: Path, reference_dir: Path) -> None:
     settings = {
         "renderer_checkpoint": reference_dir / "pirender_small.pt",

@@ -113,6 +113,7 @@ def test_an_allowed_origin_gets_cors_answers(tmp_path: Path, wav: bytes) -> None
         (("--token", "\tlong-enough-token"), "token: the token starts or ends with a space or tab"),
     ],
 )
+@pytest.mark.slow
 def test_blank_or_padded_tokens_are_refused_by_serve(args: tuple[str, ...], detail: str, tmp_path: Path) -> None:
     done = cli("serve", "--device", "cpu", "--data-dir", str(tmp_path), "--port", str(free_port()), *args)
     assert done.returncode == 2
@@ -120,6 +121,7 @@ def test_blank_or_padded_tokens_are_refused_by_serve(args: tuple[str, ...], deta
     assert done.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_an_empty_token_variable_means_no_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOUTHPIECE_TOKEN", "")
     with server_process(tmp_path / "data") as running, running.client() as client:

@@ -134,6 +134,7 @@ def test_models_list_the_renderer_and_head_motion(client: httpx.Client, referenc
     assert str(posevae) in report["head_motion"]["message"]
 
 
+@pytest.mark.slow
 def test_render_a_track_file_end_to_end(client: httpx.Client, reference_dir: Path, portrait: bytes) -> None:
     t = np.arange(int(0.8 * SAMPLE_RATE)) / SAMPLE_RATE
     tone = wav_bytes((0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32))

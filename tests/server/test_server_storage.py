@@ -84,6 +84,7 @@ def test_a_second_server_is_refused_a_data_folder_in_use(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("kind", ["file", "read-only"])
+@pytest.mark.slow
 def test_serve_on_an_unusable_data_folder_is_one_line(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "data"
     if kind == "file":
