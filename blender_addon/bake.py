@@ -7,6 +7,7 @@ own rotation mode. A bake that fails part-way leaves nothing behind (:meth:`acti
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,15 +17,7 @@ from mathutils import Quaternion
 
 from . import actions
 from .head import CORRECTIVES_PROP, corrective_name, head_armature
-from .rotations import (
-    axis_angle_to_quat,
-    make_continuous,
-    matrix_to_quat,
-    quat_multiply,
-    quat_to_matrix,
-    resample_linear,
-    resample_slerp,
-)
+from .rotations import axis_angle_to_quat, make_continuous, matrix_to_quat, quat_multiply, quat_to_matrix
 from .wire import TrackData
 
 REST_PROP = "mouthpiece_rest"  # on an object without armature: its rest (w,x,y,z, x,y,z) before takes
@@ -70,6 +63,19 @@ class BakeResult:
 
 def scene_fps(scene: bpy.types.Scene) -> float:
     return scene.render.fps / scene.render.fps_base
+
+
+def key_frames(num_samples: int, track_fps: float, scene_fps: float) -> np.ndarray:
+    """Where a track's samples go on the timeline, in frames after the take's start: t·scene_fps."""
+    return np.arange(num_samples, dtype=np.float64) * (scene_fps / track_fps)
+
+
+def last_whole_frame(num_samples: int, track_fps: float, scene_fps: float) -> int:
+    """The take's last whole frame after its start: the last one at or before its last sample (a rounding
+    slack of 1e-9 frames keeps 24000/1001 and the like exact)."""
+    if num_samples <= 0:
+        return 0
+    return math.floor((num_samples - 1) * scene_fps / track_fps + 1e-9)
 
 
 def take_name(meta: dict, number: int) -> str:
@@ -134,7 +140,12 @@ def bake_track(
     options: BakeOptions | None = None,
     then: Callable[[BakeResult], None] | None = None,
 ) -> BakeResult:
-    """Key ``track`` on ``obj`` from ``frame_start`` as a new take, resampled to ``fps`` (the scene's).
+    """Key ``track`` on ``obj`` from ``frame_start`` as a new take, on a timeline of ``fps`` (the scene's).
+
+    Each of the track's samples is keyed once, at its own time: frame ``frame_start + t·fps``. A track at the
+    scene's rate (Generate asks the server for one) keys one key per frame; one at another rate (a file)
+    keys on fractional frames, so every sample keeps its value and time, and Blender's linear interpolation
+    between keys gives the frames in between (as Blender's own BVH/FBX import does).
 
     ``mapping`` sends a track channel to shape-key names (a user's character); without it a channel
     keys the shape key of the same name; a key driven by several channels gets their maximum.
@@ -190,19 +201,19 @@ def _bake(
                 if len(cols) > 1]  # fmt: skip
 
     gain = np.array([options.gains.get(channel_group(c), 1.0) for c in track.channels], dtype=np.float64)
-    values = resample_linear(track.values, track.fps, fps) * gain
+    values = np.asarray(track.values, dtype=np.float64) * gain
     n = len(values)
-    frames = frame_start + options.offset + np.arange(n, dtype=np.float64)
+    frames = frame_start + options.offset + key_frames(n, track.fps, fps)
     quats = {
-        k: resample_slerp(axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0)), track.fps, fps)
+        k: make_continuous(axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0)))
         for k, v in track.rotations.items()
     }
-    translation = resample_linear(track.translation, track.fps, fps) if track.translation is not None else None
-    if translation is not None:
-        translation = translation * options.gains.get("head", 1.0)
+    translation = None
+    if track.translation is not None:
+        translation = np.asarray(track.translation, dtype=np.float64) * options.gains.get("head", 1.0)
 
-    result = BakeResult(take.number, take.name, frame_start, frame_start + n - 1, len(keyed),
-                        missing_channels=missing, combined=combined)  # fmt: skip
+    result = BakeResult(take.number, take.name, frame_start, frame_start + last_whole_frame(n, track.fps, fps),
+                        len(keyed), missing_channels=missing, combined=combined)  # fmt: skip
 
     # shape keys: the track's channels, then pose correctives driven by the joints' R - I
     shape_paths = [(_path(b), 0) for b in by_block]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import bpy
 
 from .head import RETARGETS, head_armature, head_rig
-from .properties import JobState, RenderState, ServerCache, engine_info
+from .server_link import engine_info, session
+from .takes import portrait_take
 
 
 class _Panel:
@@ -43,7 +44,7 @@ class MOUTHPIECE_PT_main(_Panel, bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        health = ServerCache.health
+        health = session().health
         row = layout.row(align=True)
         if health:
             row.label(text=f"Server {health.get('version', '?')} · {health.get('device', '?')}", icon="CHECKMARK")
@@ -51,8 +52,8 @@ class MOUTHPIECE_PT_main(_Panel, bpy.types.Panel):
             row.label(text="Server not connected", icon="ERROR")
         row.operator("mouthpiece.check_server", text="", icon="FILE_REFRESH")
         if not health:
-            if ServerCache.error:
-                _wrapped(layout, ServerCache.error)
+            if session().error:
+                _wrapped(layout, session().error)
             layout.operator("mouthpiece.start_server", icon="PLAY")
 
 
@@ -128,7 +129,7 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
         layout = self.layout
         settings = context.scene.mouthpiece
         layout.prop(settings, "engine")
-        if ServerCache.loading:
+        if session().loading:
             layout.label(text="Loading the server's engines…", icon="TIME")
         info = engine_info(settings.engine)
         if info is not None and not info.get("ready", False):
@@ -172,17 +173,18 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
         sub.prop(settings, "key_tolerance", text="")
 
         ready = info is None or info.get("ready", False)
+        job = session().job
         row = layout.row()
         row.scale_y = 1.4
-        row.enabled = ready and not JobState.running
+        row.enabled = ready and not job.running
         row.operator("mouthpiece.generate", icon="PLAY")
-        if JobState.running:
-            layout.progress(factor=JobState.progress, type="BAR", text=JobState.status or "Working…")
+        if job.running:
+            layout.progress(factor=job.progress, type="BAR", text=job.status or "Working…")
             layout.label(text="Esc cancels", icon="CANCEL")
-        elif JobState.error:
-            _wrapped(layout.box(), JobState.error, icon="ERROR")
-        elif JobState.status:
-            _wrapped(layout, JobState.status, icon="INFO")
+        elif job.error:
+            _wrapped(layout.box(), job.error, icon="ERROR")
+        elif job.status:
+            _wrapped(layout, job.status, icon="INFO")
 
 
 class MOUTHPIECE_PT_takes(_Panel, bpy.types.Panel):
@@ -204,23 +206,22 @@ class MOUTHPIECE_PT_portrait(_Panel, bpy.types.Panel):
     bl_options = {"DEFAULT_CLOSED"}  # noqa: RUF012 - Blender reads this class attribute
 
     def draw(self, context):
-        from .operators import portrait_take
-
         layout = self.layout
         layout.prop(context.scene.mouthpiece, "portrait_image", text="")
         row = layout.row()
         row.scale_y = 1.4
         row.operator("mouthpiece.render_portrait", icon="FILE_MOVIE")
         take, why = portrait_take(context.object)
-        if RenderState.running:
-            layout.progress(factor=RenderState.progress, type="BAR", text=RenderState.status or "Rendering…")
+        render = session().render
+        if render.running:
+            layout.progress(factor=render.progress, type="BAR", text=render.status or "Rendering…")
             layout.label(text="Esc cancels", icon="CANCEL")
-        elif RenderState.error:
-            _wrapped(layout.box(), RenderState.error, icon="ERROR")
+        elif render.error:
+            _wrapped(layout.box(), render.error, icon="ERROR")
         elif take is None:
             _wrapped(layout, why, icon="INFO")
-        elif RenderState.status:
-            _wrapped(layout, RenderState.status, icon="INFO")
+        elif render.status:
+            _wrapped(layout, render.status, icon="INFO")
 
 
 CLASSES = (

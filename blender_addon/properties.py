@@ -14,6 +14,7 @@ from bpy.props import (
 )
 
 from . import actions, mapping
+from .server_link import engine_info, session
 
 EMOTIONS = ("neutral", "happy", "sad", "surprised", "fear", "disgusted", "angry", "contempt")
 RIGS = (
@@ -31,35 +32,9 @@ RIGS = (
 )
 
 
-class ServerCache:
-    """What the server last said (GET /v1/health and /v1/models), for the panel and the enums."""
-
-    health: dict | None = None
-    engines: list[dict] = []  # noqa: RUF012 - one shared cache for the session
-    error: str = ""
-    loading: bool = False  # GET /v1/models in flight
-
-
 DEFAULT = "DEFAULT"  # style/identity: the engine's own default
 NONE = "NONE"  # placeholder item of an empty list
-
-
-class JobState:
-    """The Generate job's live state for the panel: runtime only, never saved nor undone."""
-
-    running: bool = False
-    progress: float = 0.0
-    status: str = ""
-    error: str = ""
-
-
-class RenderState:
-    """The Render Portrait Video job's live state, like :class:`JobState`."""
-
-    running: bool = False
-    progress: float = 0.0
-    status: str = ""
-    error: str = ""
+# what the server said and the jobs' live state: server_link.session(), runtime only
 
 
 POSE_STYLES = 46
@@ -74,13 +49,9 @@ _take_items: list[tuple] = []
 _preset_items: list[tuple] = []
 
 
-def engine_info(name: str) -> dict | None:
-    return next((e for e in ServerCache.engines if e.get("name") == name), None)
-
-
 def _engines(_self, _context) -> list[tuple]:
     _engine_items.clear()
-    for i, e in enumerate(ServerCache.engines):
+    for i, e in enumerate(session().engines):
         ready = e.get("ready", False)
         label = e["name"] if ready else f"{e['name']} (unavailable)"
         why = e.get("message") or ("ready" if ready else "not available")
@@ -149,7 +120,7 @@ def _get_take(_self) -> int:
 
 
 def _set_take(_self, value: int) -> None:
-    from .operators import switch_take
+    from .takes import switch_take
 
     if bpy.context.object is not None:
         switch_take(bpy.context, bpy.context.object, value)
@@ -294,11 +265,6 @@ class MouthpiecePreferences(bpy.types.AddonPreferences):
         col.prop(self, "server_command")
         col.prop(self, "auto_start")
         col.prop(self, "job_timeout")
-
-
-def preferences(context: bpy.types.Context) -> MouthpiecePreferences | None:
-    addon = context.preferences.addons.get(__package__)
-    return addon.preferences if addon else None
 
 
 CLASSES = (MouthpieceNameFix, MouthpieceCharacter, MouthpieceSettings, MouthpiecePreferences)

@@ -1,4 +1,4 @@
-"""Rotation maths and track resampling in numpy: linear for channels, slerp for rotations."""
+"""Rotation maths in numpy: axis-angle, quaternions (w, x, y, z) and matrices."""
 
 from __future__ import annotations
 
@@ -72,43 +72,3 @@ def make_continuous(q: np.ndarray) -> np.ndarray:
         flips = np.cumsum(np.einsum("ij,ij->i", q[1:], q[:-1]) < 0) % 2
         q[1:][flips == 1] *= -1
     return q
-
-
-def frame_count(num_frames: int, src_fps: float, dst_fps: float) -> int:
-    """Frames at ``dst_fps`` covering ``num_frames`` samples at ``src_fps`` (last sample included)."""
-    if num_frames <= 0:
-        return 0
-    return math.floor((num_frames - 1) * dst_fps / src_fps + 1e-6) + 1
-
-
-def _positions(num_frames: int, src_fps: float, dst_fps: float) -> tuple[np.ndarray, np.ndarray]:
-    """For each output frame: the source index below it and the fraction towards the next one."""
-    n = frame_count(num_frames, src_fps, dst_fps)
-    pos = np.arange(n, dtype=np.float64) * (src_fps / dst_fps)
-    lo = np.minimum(np.floor(pos + 1e-9).astype(np.int64), num_frames - 1)
-    frac = np.clip(pos - lo, 0.0, 1.0)
-    frac[lo == num_frames - 1] = 0.0
-    return lo, frac
-
-
-def resample_linear(values: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
-    """(T,C) channel values at ``src_fps`` → (N,C) at ``dst_fps``, linear, exact at shared times."""
-    values = np.asarray(values, dtype=np.float64)
-    lo, frac = _positions(len(values), src_fps, dst_fps)
-    hi = np.minimum(lo + 1, len(values) - 1)
-    return values[lo] * (1.0 - frac)[:, None] + values[hi] * frac[:, None]
-
-
-def resample_slerp(quats: np.ndarray, src_fps: float, dst_fps: float) -> np.ndarray:
-    """(T,4) unit quaternions at ``src_fps`` → (N,4) at ``dst_fps`` by spherical interpolation."""
-    q = make_continuous(quats)
-    lo, frac = _positions(len(q), src_fps, dst_fps)
-    a, b = q[lo], q[np.minimum(lo + 1, len(q) - 1)]
-    dot = np.clip(np.einsum("ij,ij->i", a, b), -1.0, 1.0)
-    theta = np.arccos(dot)
-    sin = np.sin(theta)
-    near = sin < 1e-6
-    wa = np.where(near, 1.0 - frac, np.sin((1.0 - frac) * theta) / np.where(near, 1.0, sin))
-    wb = np.where(near, frac, np.sin(frac * theta) / np.where(near, 1.0, sin))
-    out = a * wa[:, None] + b * wb[:, None]
-    return out / np.linalg.norm(out, axis=1, keepdims=True)

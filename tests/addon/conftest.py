@@ -33,6 +33,16 @@ def presets_dir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def fresh_session():
+    """Every test starts with a new add-on session (server answers, jobs' live state) and leaves none behind."""
+    from blender_addon import server_link
+
+    server_link.reset_session()
+    yield server_link.session()
+    server_link.reset_session()
+
+
 @pytest.fixture
 def scene():
     """An empty scene at 30 fps, frames 1..1."""

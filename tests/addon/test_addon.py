@@ -16,7 +16,7 @@ import pytest
 from blender_addon import actions
 from blender_addon.client import Client, ServerError
 from blender_addon.jobs import run_job
-from blender_addon.properties import JobState
+from blender_addon.server_link import session
 from blender_addon.sound import sound_strips
 from core.audio import SAMPLE_RATE, load_audio, write_wav
 from tests.server.test_server import serve as run_server
@@ -78,7 +78,7 @@ def test_generate_without_a_server_says_how_to_start_one(scene, tmp_path):
         scene.mouthpiece.audio_file = str(wav)
         with pytest.raises(RuntimeError, match=r"cannot reach the Mouthpiece server at .*Start Local Server"):
             bpy.ops.mouthpiece.generate()
-        assert "cannot reach" in JobState.error
+        assert "cannot reach" in session().job.error
 
 
 @pytest.mark.slow
@@ -96,8 +96,8 @@ def test_add_head_and_generate_against_the_real_server(scene, tmp_path):
         settings.transcript = "Hello my name is"
         settings.emotion, settings.intensity, settings.start_frame = "happy", 0.8, 12
         assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
-        assert JobState.error == ""
-        assert JobState.status.startswith("MP builtin happy 0.8 #1: frames 12–")
+        assert session().job.error == ""
+        assert session().job.status.startswith("MP builtin happy 0.8 #1: frames 12–")
         assert actions.takes_of(head.name) == [(1, "MP builtin happy 0.8 #1")]
         [strip] = sound_strips(scene)
         assert strip.frame_start == 12
@@ -127,7 +127,7 @@ def test_cancel_reaches_the_server(tmp_path):
 
 def test_a_track_for_another_rig_is_refused_before_baking(scene):
     from blender_addon.head import build_head
-    from blender_addon.operators import apply_track
+    from blender_addon.takes import apply_track
     from blender_addon.wire import read_rig
     from core.track import Track
 
@@ -179,7 +179,6 @@ class CheckingLayout:
 
 def test_panels_draw_every_state(scene):
     from blender_addon.head import build_head
-    from blender_addon.properties import ServerCache
     from blender_addon.wire import read_rig
 
     from .conftest import grid_rig
@@ -191,8 +190,8 @@ def test_panels_draw_every_state(scene):
         log: list[str] = []
         panel = Panel()
         panel.layout = CheckingLayout(log)
-        ServerCache.health, ServerCache.error = None, "cannot reach the Mouthpiece server at http://x"
-        ServerCache.engines = [
+        session().health, session().error = None, "cannot reach the Mouthpiece server at http://x"
+        session().engines = [
             {"name": "builtin", "ready": True, "rig": "arkit", "options": {}},
             {"name": "emote", "ready": False, "rig": "flame", "message": "EMOTE weights are missing: put them in X"},
         ]
@@ -204,15 +203,15 @@ def test_panels_draw_every_state(scene):
         assert "Server not connected" in log and "FLAME Head: 3 shape keys, bones in 'FLAME Head rig'" in log
         assert "builtin makes arkit takes: retargeted onto this flame head" in " ".join(log)
 
-        ServerCache.health = {"version": "0.1.0", "device": "cpu"}
+        session().health = {"version": "0.1.0", "device": "cpu"}
         scene.mouthpiece.engine = "emote"
-        JobState.running, JobState.progress, JobState.status = True, 0.4, "animating"
+        session().job.running, session().job.progress, session().job.status = True, 0.4, "animating"
         log.clear()
         for name in names:
             getattr(bpy.types, f"MOUTHPIECE_PT_{name}").draw(panel, bpy.context)
         assert "Server 0.1.0 · cpu" in log and "animating 40%" in log and "Esc cancels" in log
         assert "EMOTE weights are missing: put them in X" in " ".join(log)
-        JobState.running = False
+        session().job.running = False
 
         from .characters import body_character
 
@@ -227,12 +226,11 @@ def test_panels_draw_every_state(scene):
         log.clear()
         bpy.types.MOUTHPIECE_PT_head.draw(panel, bpy.context)
         assert "list fixes: 52 rows" in log
-        ServerCache.health, ServerCache.engines = None, []
 
 
 def test_emote_take_on_a_head_of_another_flame_version_is_flagged(scene):
     from blender_addon.head import build_head
-    from blender_addon.operators import apply_track
+    from blender_addon.takes import apply_track
     from blender_addon.wire import read_rig
 
     from .conftest import grid_rig, random_track

@@ -11,9 +11,10 @@ import bpy
 import numpy as np
 import pytest
 
-from blender_addon import actions, operators
+from blender_addon import actions, operators, server_link, takes
 from blender_addon.head import head_ids
-from blender_addon.properties import JobState
+from blender_addon.jobs import start_job
+from blender_addon.server_link import session
 
 from .characters import action_keys, animated_object, body_character, bone_samples
 from .conftest import MOUTHPIECE, enabled_addon, free_port, server_answers
@@ -73,12 +74,12 @@ def test_generate_on_a_walking_body_keys_only_the_picked_head_bone(scene, live_s
     with enabled_addon() as prefs:
         _generate_settings(live_server, hello_clip, prefs)
         op = StubGenerate()
-        assert op._begin(bpy.context) and JobState.running
+        assert op._begin(bpy.context) and session().job.running
         assert ("WARNING", "bones picked by name: head → head, neck → neck (change them under Head ▸ Bones)") in (
             op.reports
         )
-        assert pump(op) == {"FINISHED"} and not JobState.running, op.reports
-        assert "plays over the own animation of Body rig" in JobState.status
+        assert pump(op) == {"FINISHED"} and not session().job.running, op.reports
+        assert "plays over the own animation of Body rig" in session().job.status
         settings = scene.mouthpiece
         assert (settings.bone_head, settings.bone_neck, settings.bone_jaw) == ("head", "neck", "")
 
@@ -111,7 +112,7 @@ def test_generate_on_an_object_with_its_own_animation(scene, live_server, hello_
         placement.append(np.array(obj.matrix_world))
     with enabled_addon() as prefs:
         _generate_settings(live_server, hello_clip, prefs)
-        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, JobState.error
+        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, session().job.error
     assert obj.animation_data.action == slide and obj.rotation_mode == "XYZ"
     for path, co in slide_keys.items():
         np.testing.assert_array_equal(action_keys(slide)[path], co)
@@ -163,7 +164,7 @@ def test_a_linked_character_is_refused_before_anything_is_sent(scene, tmp_path, 
         bpy.context.scene.mouthpiece.audio_file = str(hello_clip)
         with pytest.raises(RuntimeError, match=r"'Hero' is linked from 'library.blend'.*Library Override"):
             bpy.ops.mouthpiece.generate()
-        assert not JobState.running
+        assert not session().job.running
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
@@ -173,8 +174,8 @@ def test_a_library_override_character_keeps_its_take_after_save_and_reopen(scene
     assert obj.override_library is not None and obj.data.library is not None
     with enabled_addon() as prefs:
         _generate_settings(live_server, hello_clip, prefs)
-        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, JobState.error
-        assert "made the linked mesh 'Hero' a library override" in JobState.status
+        assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, session().job.error
+        assert "made the linked mesh 'Hero' a library override" in session().job.status
     shot = tmp_path / "shot.blend"
     bpy.ops.wm.save_as_mainfile(filepath=str(shot))
     bpy.ops.wm.open_mainfile(filepath=str(shot))
@@ -208,11 +209,11 @@ def test_two_channels_on_one_key_get_their_maximum(scene, live_server, hello_cli
             "'Smile' is driven by mouthSmileLeft and mouthSmileRight: it gets their maximum",
         ) in op.reports
         assert pump(op) == {"FINISHED"}, op.reports
-        assert "Smile = max(mouthSmileLeft, mouthSmileRight)" in JobState.status
+        assert "Smile = max(mouthSmileLeft, mouthSmileRight)" in session().job.status
         take = obj.data.shape_keys.animation_data.action
     smile = action_keys(take)[('key_blocks["Smile"].value', 0)]
     assert smile[:, 1].max() > 0.2  # happy: the smile shows
-    assert json.loads(obj[operators.MAPPING_PROP])["name"] == "Toon"  # the mapping in use is kept in the .blend
+    assert json.loads(obj[takes.MAPPING_PROP])["name"] == "Toon"  # the mapping in use is kept in the .blend
 
 
 def test_a_bake_that_fails_leaves_nothing_behind(scene):
@@ -247,7 +248,7 @@ def test_unexpected_errors_end_the_job_and_leave_the_addon_ready(scene, live_ser
     with enabled_addon() as prefs:
         _generate_settings(live_server, hello_clip, prefs)
         # in the worker thread: an upload that is no file (a TypeError, not a ServerError)
-        thread, events, _cancel = operators.start_job(operators.client(bpy.context), None, {})  # type: ignore[arg-type]
+        thread, events, _cancel = start_job(server_link.client(bpy.context), None, {})  # type: ignore[arg-type]
         thread.join(30)
         [event] = [events.get() for _ in range(events.qsize())]
         assert event.kind == "error" and event.text.startswith("unexpected error talking to the server: TypeError")
@@ -257,8 +258,10 @@ def test_unexpected_errors_end_the_job_and_leave_the_addon_ready(scene, live_ser
         assert op._begin(bpy.context)
         obj.shape_key_clear()
         assert pump(op) == {"CANCELLED"}
-        assert JobState.error == "'Face' has no shape keys; Add Head, or use a character with ARKit-named shape keys"
-        assert not JobState.running and operators.MOUTHPIECE_OT_generate.poll(bpy.context)
+        assert (
+            session().job.error == "'Face' has no shape keys; Add Head, or use a character with ARKit-named shape keys"
+        )
+        assert not session().job.running and operators.MOUTHPIECE_OT_generate.poll(bpy.context)
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
@@ -274,7 +277,7 @@ def test_esc_cancels_on_the_server_and_the_addon_is_ready_again(scene, live_serv
         assert op._begin(bpy.context)
         assert op.modal(bpy.context, Stub("MOUSEMOVE")) == {"PASS_THROUGH"}
         assert pump(op, first="ESC") == {"CANCELLED"}
-        assert ("WARNING", "Generate cancelled") in op.reports and not JobState.running
+        assert ("WARNING", "Generate cancelled") in op.reports and not session().job.running
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
@@ -289,7 +292,7 @@ def test_background_runs_time_out_and_cancel(scene, live_server, hello_clip):
         prefs.job_timeout = 0.1
         with pytest.raises(RuntimeError, match=r"Generate did not finish within 0.1 s and was cancelled"):
             bpy.ops.mouthpiece.generate()
-        assert not JobState.running
+        assert not session().job.running
     assert not any(actions.is_take(a) for a in bpy.data.actions)
 
 
@@ -313,11 +316,7 @@ def test_auto_start_does_not_block_blender(scene, tmp_path, hello_clip):
             assert pump(op) == {"FINISHED"}, op.reports
             assert server_answers(url) and actions.takes_of(obj.name)
         finally:
-            process = operators._server_process
-            if process is not None:
-                process.terminate()
-                process.wait(30)
-                operators._server_process = None
+            server_link.LOCAL_SERVER.stop(wait=30)
 
 
 @pytest.mark.slow
@@ -338,7 +337,7 @@ def test_one_strip_per_clip_and_switching_takes_switches_it(scene, live_server, 
         settings = scene.mouthpiece
         for emotion in ("happy", "sad"):
             settings.emotion = emotion
-            assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, JobState.error
+            assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, session().job.error
         [strip] = sound_strips(scene)  # the same clip twice: one strip, playing once
         assert not strip.mute and scene.sync_mode == "AUDIO_SYNC"
         settings.audio_file = str(other)
@@ -498,8 +497,8 @@ def test_a_name_fixed_by_hand_in_the_mapping_table_wins(scene):
         rows = {row.channel: row for row in obj.mouthpiece.fixes}
         assert len(rows) == 52 and rows["jawOpen"].key == "jawOpen" and rows["cheekPuff"].key == ""
         rows["jawOpen"].key = "MyJaw"  # the artist picks the right key by hand
-        plan = operators.plan_take(bpy.context, obj)
-        line = operators.apply_track(bpy.context, obj, random_track().to_npz_bytes(), "", 1, False, plan=plan)
+        plan = takes.plan_take(bpy.context, obj)
+        line = takes.apply_track(bpy.context, obj, random_track().to_npz_bytes(), "", 1, False, plan=plan)
         assert line.startswith("MP builtin happy 0.7 #1: frames 1–59, 3 channels")
     keyed = {path for path, _ in action_keys(obj.data.shape_keys.animation_data.action)}
     assert 'key_blocks["MyJaw"].value' in keyed and 'key_blocks["jawOpen"].value' not in keyed  # over the exact name
@@ -507,17 +506,15 @@ def test_a_name_fixed_by_hand_in_the_mapping_table_wins(scene):
 
 @pytest.mark.slow
 def test_the_first_server_check_runs_off_the_main_thread(scene, live_server):
-    from blender_addon.properties import ServerCache
 
     with enabled_addon() as prefs:
         prefs.server_url = f"http://127.0.0.1:{free_port()}"
-        operators.refresh_server_in_background(bpy.context).join(10)
-        assert ServerCache.health is None and "cannot reach the Mouthpiece server" in ServerCache.error
+        server_link.refresh_server_in_background(bpy.context).join(10)
+        assert session().health is None and "cannot reach the Mouthpiece server" in session().error
         prefs.server_url = live_server
-        operators.refresh_server_in_background(bpy.context).join(60)
-        assert ServerCache.health["status"] == "ok" and ServerCache.error == ""
-        assert "builtin" in [e["name"] for e in ServerCache.engines]
-        ServerCache.health, ServerCache.engines = None, []
+        server_link.refresh_server_in_background(bpy.context).join(60)
+        assert session().health["status"] == "ok" and session().error == ""
+        assert "builtin" in [e["name"] for e in session().engines]
 
 
 def test_bones_are_suggested_once_and_cleared_picks_stay_cleared(scene):
@@ -526,14 +523,14 @@ def test_bones_are_suggested_once_and_cleared_picks_stay_cleared(scene):
     head, arm, walk = body_character(["jawOpen", "mouthSmileLeft", "eyeBlinkLeft"])
     with enabled_addon():
         settings = scene.mouthpiece
-        plan = operators.plan_take(bpy.context, head)
+        plan = takes.plan_take(bpy.context, head)
         assert plan.bones == {"head": "head", "neck": "neck"} and settings.bones_armature == "Body rig"
-        line = operators.apply_track(bpy.context, head, random_track().to_npz_bytes(), "", 1, False, plan=plan)
+        line = takes.apply_track(bpy.context, head, random_track().to_npz_bytes(), "", 1, False, plan=plan)
         assert ", bones head, neck;" in line  # the track's jaw and eye rotations find no picked bone
         settings.bone_head = settings.bone_neck = ""  # the artist wants shape keys only
-        plan = operators.plan_take(bpy.context, head)
+        plan = takes.plan_take(bpy.context, head)
         assert plan.bones == {} and not [w for w in plan.warnings if "bone" in w]
-        operators.apply_track(bpy.context, head, random_track(seed=2).to_npz_bytes(), "", 1, False, plan=plan)
+        takes.apply_track(bpy.context, head, random_track(seed=2).to_npz_bytes(), "", 1, False, plan=plan)
     second = [a for a in bpy.data.actions if a.get(actions.TAKE_PROP) == 2]
     assert not [p for a in second for p, _ in action_keys(a) if p.startswith("pose.bones")]
     assert arm.animation_data.action == walk
@@ -553,8 +550,8 @@ def test_add_head_downloads_the_rig_off_the_main_thread(scene, live_server):
     with enabled_addon() as prefs:
         prefs.server_url = live_server
         op = StubAddHead()
-        assert op._begin(bpy.context) and JobState.running  # returns at once; the download runs on its thread
-        assert pump(op) == {"FINISHED"} and not JobState.running, op.reports
+        assert op._begin(bpy.context) and session().job.running  # returns at once; the download runs on its thread
+        assert pump(op) == {"FINISHED"} and not session().job.running, op.reports
         head = bpy.context.object
         assert head.name == "Mouthpiece Head" and len(head.data.shape_keys.key_blocks) == 53
-        assert JobState.status.startswith("Added Mouthpiece Head: 52 shape keys")
+        assert session().job.status.startswith("Added Mouthpiece Head: 52 shape keys")

@@ -11,10 +11,10 @@ import pytest
 from blender_addon import actions
 from blender_addon.bake import bake_track
 from blender_addon.head import build_head, head_armature
-from blender_addon.rotations import axis_angle_to_quat, quat_to_matrix, resample_linear
+from blender_addon.rotations import axis_angle_to_quat, quat_to_matrix
 from blender_addon.wire import read_rig, read_track
-from core.lbs import pose_rig
-from core.resample import resample
+from core.lbs import axis_angle_to_matrix, pose_rig
+from core.resample import output_frame_count, resample
 
 from .conftest import JOINTS, grid_rig, random_track
 
@@ -68,14 +68,24 @@ def _evaluated_vertices(obj) -> np.ndarray:
     return co @ world[:3, :3].T + world[:3, 3]
 
 
+def _key_frames(id_block, path: str) -> list[float]:
+    """The frames of the keys of F-curve ``path`` in the action playing on ``id_block`` (slotted or classic)."""
+    anim = id_block.animation_data
+    if actions.slotted_actions():
+        curves = anim.action.layers[0].strips[0].channelbag(anim.action_slot).fcurves
+    else:
+        curves = anim.action.fcurves
+    return [key.co[0] for key in curves.find(path).keyframe_points]
+
+
 @pytest.mark.parametrize("up", ["Z", "Y"])
-def test_bake_keys_resampled_values_and_deforms_like_lbs(scene, up):
+def test_bake_at_the_scene_rate_keys_every_frame_and_deforms_like_lbs(scene, up):
     rig = grid_rig(correctives=True, up=up)
-    track = random_track(frames=40, fps=25.0)
+    track = random_track(frames=40, fps=30.0)  # Generate asks the server for the scene's rate
     obj = build_head(read_rig(rig.to_npz_bytes()))
     result = bake_track(obj, read_track(track.to_npz_bytes()), frame_start=10)
 
-    expected = resample(track, 30.0)
+    expected = track
     n = expected.num_frames
     assert (result.frame_start, result.frame_end) == (10, 10 + n - 1)
     assert (scene.frame_start, scene.frame_end) == (1, 10 + n - 1)
@@ -98,6 +108,62 @@ def test_bake_keys_resampled_values_and_deforms_like_lbs(scene, up):
             rig, expected.values[k : k + 1], {j: expected.rotations[j][k : k + 1] for j in expected.rotations}
         )
         np.testing.assert_allclose(_evaluated_vertices(obj), posed[0] @ up_rot.T, atol=1e-4)
+    assert _key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value') == list(range(10, 10 + n))  # 1:1
+
+
+def test_a_track_at_another_rate_keys_each_sample_at_its_own_time(scene):
+    """A 25 fps file on a 30 fps scene: keys at 10 + 1.2·i, the samples' own values there; the whole frames in
+    between are Blender's linear interpolation, which is core's resampling to 30 fps (nlerp for rotations)."""
+    rig = grid_rig(correctives=True)
+    track = random_track(frames=40, fps=25.0)
+    obj = build_head(read_rig(rig.to_npz_bytes()))
+    result = bake_track(obj, read_track(track.to_npz_bytes()), frame_start=10)
+
+    expected = resample(track, 30.0)
+    n = expected.num_frames
+    assert n == output_frame_count(40, 25.0, 30.0) == 47
+    assert (result.frame_start, result.frame_end) == (10, 10 + n - 1)
+    assert (scene.frame_start, scene.frame_end) == (1, 10 + n - 1)
+    frames = _key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value')
+    np.testing.assert_allclose(frames, 10 + np.arange(40) * 1.2, atol=1e-4)
+    blocks = obj.data.shape_keys.key_blocks
+    root = head_armature(obj).pose.bones["head"]
+
+    def root_pose() -> np.ndarray:
+        return np.array(root.matrix.to_3x3()) @ np.array(root.bone.matrix_local.to_3x3()).T
+
+    for i in (0, 1, 2, 17, 39):  # at each sample's own (fractional) frame: the sample itself
+        frame = 10 + i * 30.0 / 25.0
+        scene.frame_set(int(frame), subframe=frame - int(frame))
+        for c, name in enumerate(track.channels):
+            assert blocks[name].value == pytest.approx(track.values[i, c], abs=1e-5)
+        entries = (quat_to_matrix(axis_angle_to_quat(track.rotations["jaw"][i])) - np.eye(3)).ravel()
+        assert blocks["pose_jaw_12"].value == pytest.approx(entries[5], abs=1e-5)
+        head = quat_to_matrix(axis_angle_to_quat(track.rotations["head"][i]))
+        np.testing.assert_allclose(root_pose(), head, atol=1e-5)
+    for k in (0, 1, 3, 7, n // 2, n - 1):  # at whole frames: core's resampling
+        scene.frame_set(10 + k)
+        for c, name in enumerate(track.channels):
+            assert blocks[name].value == pytest.approx(expected.values[k, c], abs=1e-5)
+        head = quat_to_matrix(axis_angle_to_quat(expected.rotations["head"][k]))
+        np.testing.assert_allclose(root_pose(), head, atol=1e-4)
+        posed = pose_rig(rig, expected.values[k : k + 1], {j: r[k : k + 1] for j, r in expected.rotations.items()})
+        np.testing.assert_allclose(_evaluated_vertices(obj), posed[0], atol=1e-4)
+
+
+def test_rotations_between_keys_take_the_short_way(scene):
+    """3.0 → -3.0 rad about z is a short hop across π: halfway, the head has turned by π, not back through 0."""
+    rig = grid_rig()
+    obj = build_head(read_rig(rig.to_npz_bytes()))
+    track = random_track(frames=3, fps=1.0)
+    track.rotations = {"head": np.array([[0, 0, 0.1], [0, 0, 3.0], [0, 0, -3.0]])}
+    scene.render.fps = 2
+    bake_track(obj, read_track(track.to_npz_bytes()), frame_start=1)
+    root = head_armature(obj).pose.bones["head"]
+    for frame, angle in ((1, 0.1), (3, 3.0), (4, np.pi), (5, -3.0)):
+        scene.frame_set(frame)
+        pose = np.array(root.matrix.to_3x3()) @ np.array(root.bone.matrix_local.to_3x3()).T
+        np.testing.assert_allclose(pose, axis_angle_to_matrix(np.array([0, 0, angle])), atol=1e-6)
 
 
 @pytest.mark.skipif(bpy.app.version < (4, 4, 0), reason="slotted actions are Blender 4.4+")
@@ -105,6 +171,7 @@ def test_bake_writes_keys_in_bulk_on_a_slotted_action(scene):
     assert actions.slotted_actions()
     obj = build_head(read_rig(grid_rig().to_npz_bytes()))
     track = read_track(random_track().to_npz_bytes())
+    scene.render.fps = 25  # the track's rate: a key on every frame
     result = bake_track(obj, track, frame_start=1)
     action = obj.data.shape_keys.animation_data.action
     assert action.name == result.name == "MP builtin happy 0.7 #1"
@@ -115,7 +182,7 @@ def test_bake_writes_keys_in_bulk_on_a_slotted_action(scene):
     assert arm.animation_data.action_slot.target_id_type == "OBJECT"
     bag = action.layers[0].strips[0].channelbag(obj.data.shape_keys.animation_data.action_slot)
     curve = bag.fcurves.find('key_blocks["jawOpen"].value')
-    values = resample_linear(track.values, 25.0, 30.0)
+    values = track.values
     co = np.empty(2 * len(values), dtype=np.float32)
     curve.keyframe_points.foreach_get("co", co)
     np.testing.assert_array_equal(co[0::2], np.arange(1, len(values) + 1))
@@ -162,13 +229,14 @@ def test_user_character_keys_through_a_mapping(scene):
 def test_bake_on_classic_actions_makes_one_action_per_data_block(scene):
     obj = build_head(read_rig(grid_rig().to_npz_bytes()))
     track = read_track(random_track().to_npz_bytes())
+    scene.render.fps = 25  # the track's rate: a key on every frame
     result = bake_track(obj, track, frame_start=1)
     key_action = obj.data.shape_keys.animation_data.action
     bone_action = head_armature(obj).animation_data.action
     assert key_action.name == result.name and bone_action.name == f"{result.name} bones"
     assert (key_action.id_root, bone_action.id_root) == ("KEY", "OBJECT")
     assert key_action[actions.TAKE_PROP] == bone_action[actions.TAKE_PROP] == 1
-    values = resample_linear(track.values, 25.0, 30.0)
+    values = track.values
     curve = key_action.fcurves.find('key_blocks["jawOpen"].value')
     co = np.empty(2 * len(values), dtype=np.float32)
     curve.keyframe_points.foreach_get("co", co)

@@ -15,9 +15,9 @@ import pytest
 from blender_addon import actions
 from blender_addon.bake import bake_track
 from blender_addon.head import build_head, head_ids
-from blender_addon.operators import job_params, portrait_take
-from blender_addon.properties import RenderState
+from blender_addon.server_link import session
 from blender_addon.sound import place_movie, sound_strips
+from blender_addon.takes import job_params, portrait_take
 from blender_addon.wire import read_rig, read_track
 from core.audio import SAMPLE_RATE, write_wav
 from core.render.video import Mp4Writer
@@ -117,7 +117,7 @@ def test_generate_then_render_portrait_video(scene, tmp_path, reference_dir, sam
         with pytest.raises(RuntimeError, match="choose a portrait image first"):
             bpy.ops.mouthpiece.render_portrait()
         settings.portrait_image = str(samples_dir / "source_video" / "image" / "KristiNoem.png")
-        assert bpy.ops.mouthpiece.render_portrait() == {"FINISHED"}, RenderState.error
+        assert bpy.ops.mouthpiece.render_portrait() == {"FINISHED"}, session().render.error
     editor = scene.sequence_editor
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     [movie] = [s for s in strips if s.type == "MOVIE"]
@@ -127,4 +127,4 @@ def test_generate_then_render_portrait_video(scene, tmp_path, reference_dir, sam
     assert os.path.dirname(path) == str(tmp_path / "mouthpiece_videos") and os.path.getsize(path) > 0
     sounds = [s for s in sound_strips(scene) if s.name == f"{take.name} video sound"]
     assert len(sounds) == 1 and int(sounds[0].frame_start) == 5
-    assert RenderState.status.startswith(f"{take.name} video: frames 5–{last_frame} from ")
+    assert session().render.status.startswith(f"{take.name} video: frames 5–{last_frame} from ")

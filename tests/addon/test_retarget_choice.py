@@ -5,8 +5,8 @@ from __future__ import annotations
 import bpy
 
 from blender_addon.head import build_head
-from blender_addon.operators import job_params
-from blender_addon.properties import ServerCache
+from blender_addon.server_link import session
+from blender_addon.takes import job_params
 from blender_addon.wire import read_rig
 
 from .conftest import enabled_addon, grid_rig
@@ -44,23 +44,20 @@ def _animation_panel_log() -> str:
 
 def test_engines_of_other_rigs_are_retargeted_onto_the_head(scene):
     with enabled_addon():
-        ServerCache.engines = ENGINES
-        try:
-            settings = scene.mouthpiece
-            character = _character()
-            bpy.context.view_layer.objects.active = character
-            for engine, rig in (("builtin", None), ("emote", "arkit"), ("styletalk", "arkit")):
-                settings.engine = engine
-                assert job_params(settings, character).get("rig") == rig, engine
-            settings.engine = "emote"
-            assert "emote makes flame takes: retargeted onto this arkit head" in _animation_panel_log()
+        session().engines = ENGINES
+        settings = scene.mouthpiece
+        character = _character()
+        bpy.context.view_layer.objects.active = character
+        for engine, rig in (("builtin", None), ("emote", "arkit"), ("styletalk", "arkit")):
+            settings.engine = engine
+            assert job_params(settings, character).get("rig") == rig, engine
+        settings.engine = "emote"
+        assert "emote makes flame takes: retargeted onto this arkit head" in _animation_panel_log()
 
-            flame = build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")
-            bpy.context.view_layer.objects.active = flame
-            settings.engine = "builtin"
-            assert job_params(settings, flame)["rig"] == "flame"
-            settings.engine = "styletalk"  # bfm → flame would take two steps: not offered as a retarget
-            assert "rig" not in job_params(settings, flame)
-            assert "styletalk animates bfm heads; the active head is flame" in _animation_panel_log()
-        finally:
-            ServerCache.engines = []
+        flame = build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")
+        bpy.context.view_layer.objects.active = flame
+        settings.engine = "builtin"
+        assert job_params(settings, flame)["rig"] == "flame"
+        settings.engine = "styletalk"  # bfm → flame would take two steps: not offered as a retarget
+        assert "rig" not in job_params(settings, flame)
+        assert "styletalk animates bfm heads; the active head is flame" in _animation_panel_log()

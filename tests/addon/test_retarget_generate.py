@@ -17,8 +17,7 @@ import bpy
 import pytest
 
 from blender_addon import actions
-from blender_addon.operators import refresh_server_in_background
-from blender_addon.properties import JobState, ServerCache
+from blender_addon.server_link import refresh_server_in_background, session
 
 from .characters import mesh_object
 from .conftest import MOUTHPIECE, enabled_addon, mouthpiece_serve
@@ -67,18 +66,15 @@ def test_emote_takes_are_retargeted_and_keyed_on_an_arkit_character(scene, emote
     with enabled_addon() as prefs:
         prefs.server_url = emote_server
         refresh_server_in_background(bpy.context).join(300)
-        try:
-            assert any(e["name"] == "emote" and e["ready"] for e in ServerCache.engines), ServerCache.engines
-            settings = scene.mouthpiece
-            settings.audio_file = str(hello_clip)
-            settings.engine = "emote"
-            for emotion in ("neutral", "happy"):
-                settings.emotion = emotion
-                assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, JobState.error
-                assert actions.is_take(character.data.shape_keys.animation_data.action)
-                takes[emotion] = _take_values(scene, character, range(1, 48))
-        finally:
-            ServerCache.engines = []
+        assert any(e["name"] == "emote" and e["ready"] for e in session().engines), session().engines
+        settings = scene.mouthpiece
+        settings.audio_file = str(hello_clip)
+        settings.engine = "emote"
+        for emotion in ("neutral", "happy"):
+            settings.emotion = emotion
+            assert bpy.ops.mouthpiece.generate() == {"FINISHED"}, session().job.error
+            assert actions.is_take(character.data.shape_keys.animation_data.action)
+            takes[emotion] = _take_values(scene, character, range(1, 48))
     for values in takes.values():
         assert all(0.0 <= v <= 1.0 for channel in values.values() for v in channel)
         assert max(max(v) - min(v) for v in values.values()) > 0.05, "the retargeted take does not move"

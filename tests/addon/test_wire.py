@@ -1,4 +1,4 @@
-"""The add-on's own track/rig readers and resampling agree with core's."""
+"""The add-on's own track/rig readers agree with core's."""
 
 from __future__ import annotations
 
@@ -7,10 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from blender_addon.rotations import axis_angle_to_quat, quat_to_matrix, resample_linear, resample_slerp
 from blender_addon.wire import WireError, read_rig, read_track
-from core.lbs import axis_angle_to_matrix
-from core.resample import resample
 
 from .conftest import grid_rig, random_track
 
@@ -44,23 +41,3 @@ def test_rig_reader_matches_core_rig():
     np.testing.assert_allclose(got.basis, rig.basis)
     assert got.pose_correctives.shape == (36, 12, 3)
     assert got.up_axis == "Z" and read_rig(grid_rig(up="Y").to_npz_bytes()).up_axis == "Y"
-
-
-@pytest.mark.parametrize(("src", "dst"), [(25.0, 30.0), (60.0, 24.0), (30.0, 30.0), (24.0, 60.0)])
-def test_resampling_matches_core(src, dst):
-    track = random_track(frames=37, fps=src)
-    expected = resample(track, dst)
-    values = resample_linear(track.values, src, dst)
-    assert values.shape == expected.values.shape
-    np.testing.assert_allclose(values, expected.values, atol=1e-5)
-    for name, rot in track.rotations.items():
-        quats = resample_slerp(axis_angle_to_quat(rot), src, dst)
-        np.testing.assert_allclose(quat_to_matrix(quats), axis_angle_to_matrix(expected.rotations[name]), atol=1e-5)
-
-
-def test_slerp_is_exact_at_shared_frames_and_takes_the_short_way():
-    rot = np.array([[0, 0, 0.1], [0, 0, 3.0], [0, 0, -3.0]])  # 3.0 → -3.0 rad is a short hop across π
-    quats = resample_slerp(axis_angle_to_quat(rot), 1.0, 2.0)
-    np.testing.assert_allclose(quat_to_matrix(quats[::2]), axis_angle_to_matrix(rot), atol=1e-9)
-    mid = quat_to_matrix(quats[3])
-    np.testing.assert_allclose(mid, axis_angle_to_matrix(np.array([0, 0, np.pi])), atol=1e-9)
