@@ -95,6 +95,18 @@ def random_track(frames: int = 50, fps: float = 25.0, *, seed: int = 1, meta: di
     )  # fmt: skip
 
 
+def key_frames(id_block, path: str) -> list[float]:
+    """The frames of the keys of F-curve ``path`` in the action playing on ``id_block`` (slotted or classic)."""
+    from blender_addon import actions
+
+    anim = id_block.animation_data
+    if actions.slotted_actions():
+        curves = anim.action.layers[0].strips[0].channelbag(anim.action_slot).fcurves
+    else:
+        curves = anim.action.fcurves
+    return [key.co[0] for key in curves.find(path).keyframe_points]
+
+
 REPO = Path(__file__).resolve().parents[2]
 MOUTHPIECE = REPO / ".venv" / "bin" / "mouthpiece"  # the project's own command, whichever bpy runs the tests
 HELLO = REPO / "examples" / "hello.wav"

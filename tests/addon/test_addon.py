@@ -21,7 +21,7 @@ from blender_addon.sound import sound_strips
 from core.audio import SAMPLE_RATE, load_audio, write_wav
 from tests.server.test_server import serve as run_server
 
-from .conftest import enabled_addon
+from .conftest import enabled_addon, key_frames
 
 HELLO = Path(__file__).resolve().parents[2] / "examples" / "hello.wav"
 OPERATORS = ("check_server", "start_server", "add_head", "generate", "use_take", "suggest_bones", "push_to_nla",
@@ -102,11 +102,23 @@ def test_add_head_and_generate_against_the_real_server(scene, tmp_path):
         [strip] = sound_strips(scene)
         assert strip.frame_start == 12
         assert scene.frame_end >= 12 + 59
+        # the server's track came at the scene's 30 fps (the builtin engine's own is 60): one key per frame
+        frames = key_frames(head.data.shape_keys, 'key_blocks["jawOpen"].value')
+        assert frames == list(range(12, 12 + len(frames))) and len(frames) >= 60
 
         settings.engine = "builtin"
         settings.emotion = "sad"
         assert bpy.ops.mouthpiece.generate() == {"FINISHED"}
         assert [n for _, n in actions.takes_of(head.name)] == ["MP builtin happy 0.8 #1", "MP builtin sad 0.8 #2"]
+
+
+def test_job_params_send_the_scene_rate(scene):
+    from blender_addon.takes import job_params
+
+    with enabled_addon():
+        assert job_params(scene.mouthpiece)["fps"] == 30.0
+        scene.render.fps, scene.render.fps_base = 24000, 1001
+        assert job_params(scene.mouthpiece)["fps"] == 23.976024
 
 
 def test_cancel_reaches_the_server(tmp_path):

@@ -16,7 +16,7 @@ from blender_addon.wire import read_rig, read_track
 from core.lbs import axis_angle_to_matrix, pose_rig
 from core.resample import output_frame_count, resample
 
-from .conftest import JOINTS, grid_rig, random_track
+from .conftest import JOINTS, grid_rig, key_frames, random_track
 
 
 def _co(data, n: int) -> np.ndarray:
@@ -68,16 +68,6 @@ def _evaluated_vertices(obj) -> np.ndarray:
     return co @ world[:3, :3].T + world[:3, 3]
 
 
-def _key_frames(id_block, path: str) -> list[float]:
-    """The frames of the keys of F-curve ``path`` in the action playing on ``id_block`` (slotted or classic)."""
-    anim = id_block.animation_data
-    if actions.slotted_actions():
-        curves = anim.action.layers[0].strips[0].channelbag(anim.action_slot).fcurves
-    else:
-        curves = anim.action.fcurves
-    return [key.co[0] for key in curves.find(path).keyframe_points]
-
-
 @pytest.mark.parametrize("up", ["Z", "Y"])
 def test_bake_at_the_scene_rate_keys_every_frame_and_deforms_like_lbs(scene, up):
     rig = grid_rig(correctives=True, up=up)
@@ -108,7 +98,7 @@ def test_bake_at_the_scene_rate_keys_every_frame_and_deforms_like_lbs(scene, up)
             rig, expected.values[k : k + 1], {j: expected.rotations[j][k : k + 1] for j in expected.rotations}
         )
         np.testing.assert_allclose(_evaluated_vertices(obj), posed[0] @ up_rot.T, atol=1e-4)
-    assert _key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value') == list(range(10, 10 + n))  # 1:1
+    assert key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value') == list(range(10, 10 + n))  # 1:1
 
 
 def test_a_track_at_another_rate_keys_each_sample_at_its_own_time(scene):
@@ -124,7 +114,7 @@ def test_a_track_at_another_rate_keys_each_sample_at_its_own_time(scene):
     assert n == output_frame_count(40, 25.0, 30.0) == 47
     assert (result.frame_start, result.frame_end) == (10, 10 + n - 1)
     assert (scene.frame_start, scene.frame_end) == (1, 10 + n - 1)
-    frames = _key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value')
+    frames = key_frames(obj.data.shape_keys, 'key_blocks["jawOpen"].value')
     np.testing.assert_allclose(frames, 10 + np.arange(40) * 1.2, atol=1e-4)
     blocks = obj.data.shape_keys.key_blocks
     root = head_armature(obj).pose.bones["head"]
