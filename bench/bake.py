@@ -25,10 +25,11 @@ def measure(channels: int, frames: int, sampled: int) -> dict[str, Any]:
     import bpy
 
     from blender_addon.bake import bake_track
+    from blender_addon.head import current_scene, shape_keys_of
     from blender_addon.wire import TrackData
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
+    scene = current_scene()
     scene.render.fps, scene.render.fps_base = 30, 1.0  # the take's rate: one key per frame
     mesh = bpy.data.meshes.new("bench")
     mesh.from_pydata([(0, 0, 0), (1, 0, 0), (0, 1, 0)], [], [(0, 1, 2)])
@@ -47,7 +48,9 @@ def measure(channels: int, frames: int, sampled: int) -> dict[str, Any]:
     if result.frame_end != frames or result.keyed_channels != channels:
         raise RuntimeError(f"the bake keyed {result.keyed_channels} channels to frame {result.frame_end}")
 
-    blocks = obj.data.shape_keys.key_blocks
+    keys = shape_keys_of(obj)
+    assert keys is not None
+    blocks = keys.key_blocks
     started = time.process_time()
     for f in range(sampled):
         for c in range(channels):

@@ -33,6 +33,8 @@ REST_VALUES_PROP = "mouthpiece_rest_values"  # on a data-block: JSON [[path, ind
 NLA_TRACK = "Mouthpiece take"  # the NLA track a take plays from on a data-block with animation of its own
 GROUP = "Mouthpiece"
 
+Animated = bpy.types.Object | bpy.types.Key  # the data-blocks a take animates (shape keys, armature, object)
+
 
 def slotted_actions() -> bool:
     """Whether this Blender has slotted (layered) actions, 4.4 and newer."""
@@ -42,7 +44,9 @@ def slotted_actions() -> bool:
 @functools.lru_cache(maxsize=4)
 def _linear(n: int) -> np.ndarray:
     """``n`` copies of the LINEAR interpolation enum, shared by every F-curve of a bake."""
-    value = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+    interpolation = bpy.types.Keyframe.bl_rna.properties["interpolation"]
+    assert isinstance(interpolation, bpy.types.EnumProperty)
+    value = interpolation.enum_items["LINEAR"].value
     return np.full(n, value, dtype=np.int32)
 
 
@@ -65,14 +69,14 @@ def write_keys(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray,
 
 
 def is_take(action: bpy.types.Action | None) -> bool:
-    return action is not None and TAKE_PROP in action
+    return action is not None and action.get(TAKE_PROP) is not None
 
 
 def next_take_number() -> int:
-    return 1 + max((int(a[TAKE_PROP]) for a in bpy.data.actions if TAKE_PROP in a), default=0)
+    return 1 + max((int(a[TAKE_PROP]) for a in bpy.data.actions if a.get(TAKE_PROP) is not None), default=0)
 
 
-def has_own_animation(id_block: bpy.types.ID) -> bool:
+def has_own_animation(id_block: Animated) -> bool:
     """Whether the artist animated ``id_block`` (an action that is no take, or NLA tracks of their own)."""
     data = id_block.animation_data
     if data is None:
@@ -82,7 +86,7 @@ def has_own_animation(id_block: bpy.types.ID) -> bool:
     return any(track.name != NLA_TRACK for track in data.nla_tracks)
 
 
-def _layered(role: str, id_block: bpy.types.ID) -> bool:
+def _layered(role: str, id_block: Animated) -> bool:
     """Whether a take plays on ``id_block`` from the NLA (shape keys always get it as their action)."""
     if role == "shape_keys":
         return False
@@ -103,7 +107,7 @@ class Take:
         self.actions: list[bpy.types.Action] = []
         self._slots: dict[str, str] = {}
         self._undo: list[Callable[[], None]] = []
-        self._pending: list[tuple[str, bpy.types.ID, bpy.types.Action, bpy.types.ActionSlot | None]] = []
+        self._pending: list[tuple[str, Animated, bpy.types.Action, bpy.types.ActionSlot | None]] = []
         self._paths: list[list[tuple[str, int]]] = []
         if slotted_actions():
             self._new_action(name)
@@ -117,13 +121,14 @@ class Take:
         self.actions.append(action)
         return action
 
-    def fcurves(self, role: str, id_block: bpy.types.ID, paths: list[tuple[str, int]]) -> list[bpy.types.FCurve]:
+    def fcurves(self, role: str, id_block: Animated, paths: list[tuple[str, int]]) -> list[bpy.types.FCurve]:
         """New F-curves for ``(data_path, index)`` on ``id_block``, which this take now animates."""
         if slotted_actions():
             action = self.actions[0]
             slot = action.slots.new(id_type=id_block.id_type, name=id_block.name)
             layer = action.layers[0] if action.layers else action.layers.new("Mouthpiece")
             strip = layer.strips[0] if layer.strips else layer.strips.new(type="KEYFRAME")
+            assert isinstance(strip, bpy.types.ActionKeyframeStrip)
             bag = strip.channelbag(slot, ensure=True)
             curves = [bag.fcurves.new(path, index=index, group_name=GROUP) for path, index in paths]
             self._slots[role] = slot.identifier
@@ -132,8 +137,9 @@ class Take:
             suffix = {"shape_keys": "", "bones": " bones", "object": " head pose"}.get(role, f" {role}")
             action = self._new_action(self.name + suffix)
             action[ROLE_PROP] = role
-            action.id_root = id_block.id_type
-            curves = [action.fcurves.new(path, index=index, action_group=GROUP) for path, index in paths]
+            action.id_root = id_block.id_type  # type: ignore[attr-defined]  # Blender 4.2-4.3's classic actions
+            curves = [action.fcurves.new(path, index=index, action_group=GROUP)  # type: ignore[attr-defined]
+                      for path, index in paths]  # fmt: skip
             slot = None
         self._pending.append((role, id_block, action, slot))
         self._paths.append(paths)
@@ -159,7 +165,7 @@ class Take:
         self.actions.clear()
 
 
-def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
+def _saved_state(id_block: Animated) -> Callable[[], None]:
     """A function that puts back ``id_block``'s animation data as it is now (action, slot, NLA track)."""
     had_data = id_block.animation_data is not None
     data = id_block.animation_data
@@ -167,7 +173,7 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
     slot = data.action_slot if data is not None and slotted_actions() else None
     strips = [(s.action, s.action_slot if slotted_actions() else None) for t in data.nla_tracks
               if t.name == NLA_TRACK for s in t.strips] if data else []  # fmt: skip
-    own = {k: id_block[k] for k in (OWN_ACTION_PROP, OWN_SLOT_PROP, REST_VALUES_PROP) if k in id_block}
+    own = {k: id_block[k] for k in (OWN_ACTION_PROP, OWN_SLOT_PROP, REST_VALUES_PROP) if id_block.get(k) is not None}
 
     def undo() -> None:
         current = id_block.animation_data
@@ -177,14 +183,15 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
         if track is not None:
             current.nla_tracks.remove(track)
         for strip_action, strip_slot in strips:
-            _nla_strip(id_block, strip_action, strip_slot)
+            if strip_action is not None:
+                _nla_strip(id_block, strip_action, strip_slot)
         current.action = action
         if slot is not None:
             current.action_slot = slot
         for key in (OWN_ACTION_PROP, OWN_SLOT_PROP, REST_VALUES_PROP):
             if key in own:
                 id_block[key] = own[key]
-            elif key in id_block:
+            elif id_block.get(key) is not None:
                 del id_block[key]
         if not had_data:
             id_block.animation_data_clear()
@@ -192,7 +199,7 @@ def _saved_state(id_block: bpy.types.ID) -> Callable[[], None]:
     return undo
 
 
-def _remember_rest(id_block: bpy.types.ID, paths: list[tuple[str, int]]) -> None:
+def _remember_rest(id_block: Animated, paths: list[tuple[str, int]]) -> None:
     """Remember the values a take's channels had before any take (what :func:`use_own` puts back)."""
     rest = json.loads(id_block.get(REST_VALUES_PROP, "[]"))
     known = {(path, index) for path, index, _ in rest}
@@ -207,7 +214,7 @@ def _remember_rest(id_block: bpy.types.ID, paths: list[tuple[str, int]]) -> None
     id_block[REST_VALUES_PROP] = json.dumps(rest)
 
 
-def _put_back_rest(id_block: bpy.types.ID) -> None:
+def _put_back_rest(id_block: Animated) -> None:
     for path, index, value in json.loads(id_block.get(REST_VALUES_PROP, "[]")):
         owner_path, _, prop = path.rpartition(".")
         try:
@@ -221,14 +228,14 @@ def _put_back_rest(id_block: bpy.types.ID) -> None:
             current[index] = value
 
 
-def _play(role: str, id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
+def _play(role: str, id_block: Animated, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
     if _layered(role, id_block):
         _nla_strip(id_block, action, slot)
     else:
         assign(id_block, action, slot)
 
 
-def _nla_strip(id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
+def _nla_strip(id_block: Animated, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
     """Play ``action`` from the id's Mouthpiece NLA track (made on top), in Combine mode, nothing outside it."""
     data = id_block.animation_data or id_block.animation_data_create()
     track = data.nla_tracks.get(NLA_TRACK)
@@ -247,7 +254,7 @@ def _nla_strip(id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types
     track.mute = False
 
 
-def assign(id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
+def assign(id_block: Animated, action: bpy.types.Action, slot: bpy.types.ActionSlot | None) -> None:
     """Make ``action`` (and ``slot``) the active animation of ``id_block``.
 
     An action the artist assigned is kept: it gets a fake user so saving never drops it, and the
@@ -260,7 +267,7 @@ def assign(id_block: bpy.types.ID, action: bpy.types.Action, slot: bpy.types.Act
         id_block[OWN_ACTION_PROP] = previous.name
         if slotted_actions() and data.action_slot is not None:
             id_block[OWN_SLOT_PROP] = data.action_slot.identifier
-        elif OWN_SLOT_PROP in id_block:
+        elif id_block.get(OWN_SLOT_PROP) is not None:
             del id_block[OWN_SLOT_PROP]
     data.action = action
     if slot is not None:
@@ -275,7 +282,7 @@ def takes_of(head_name: str) -> list[tuple[int, str]]:
     """(number, name) of the takes made for a head, oldest first (classic: the shape-key action's name)."""
     seen: dict[int, str] = {}
     for action in bpy.data.actions:
-        if TAKE_PROP in action and action.get(HEAD_PROP) == head_name:
+        if action.get(TAKE_PROP) is not None and action.get(HEAD_PROP) == head_name:
             number = int(action[TAKE_PROP])
             if number not in seen or action.get(ROLE_PROP, "shape_keys") == "shape_keys":
                 seen[number] = action.name
@@ -285,10 +292,10 @@ def takes_of(head_name: str) -> list[tuple[int, str]]:
 def _role_actions(number: int) -> Iterator[tuple[str, bpy.types.Action, str | None]]:
     """(role, action, slot identifier or None) of every data-block a take animates."""
     for action in take_actions(number):
-        if SLOTS_PROP in action:
+        if action.get(SLOTS_PROP) is not None:
             for role, identifier in json.loads(action[SLOTS_PROP]).items():
                 yield role, action, identifier
-        elif ROLE_PROP in action:
+        elif action.get(ROLE_PROP) is not None:
             yield action[ROLE_PROP], action, None
 
 
@@ -308,10 +315,10 @@ def tag_sound(number: int, strip: str) -> None:
 def take_sounds(head_name: str) -> dict[int, str]:
     """Take number → its sound strip's name, for the takes of a head."""
     return {int(a[TAKE_PROP]): str(a[SOUND_PROP]) for a in bpy.data.actions
-            if a.get(HEAD_PROP) == head_name and SOUND_PROP in a}  # fmt: skip
+            if a.get(HEAD_PROP) == head_name and a.get(SOUND_PROP) is not None}  # fmt: skip
 
 
-def _playing(id_block: bpy.types.ID) -> bpy.types.Action | None:
+def _playing(id_block: Animated) -> bpy.types.Action | None:
     """The take playing on ``id_block`` (its action, or its unmuted Mouthpiece NLA track's), or None."""
     data = id_block.animation_data
     if data is None:
@@ -324,7 +331,7 @@ def _playing(id_block: bpy.types.ID) -> bpy.types.Action | None:
     return None
 
 
-def current_take(ids: dict[str, bpy.types.ID]) -> bpy.types.Action | None:
+def current_take(ids: dict[str, Animated]) -> bpy.types.Action | None:
     """The take action playing on the head's data-blocks (the first found), or None."""
     for id_block in ids.values():
         action = _playing(id_block)
@@ -333,7 +340,7 @@ def current_take(ids: dict[str, bpy.types.ID]) -> bpy.types.Action | None:
     return None
 
 
-def own_action(ids: dict[str, bpy.types.ID]) -> str:
+def own_action(ids: dict[str, Animated]) -> str:
     """The name of the artist's shape-key action that takes replaced ('' when there is none)."""
     keys = ids.get("shape_keys")
     name = keys.get(OWN_ACTION_PROP, "") if keys is not None else ""
@@ -348,7 +355,7 @@ def take_meta(action: bpy.types.Action) -> dict:
         return {}
 
 
-def use_take(number: int, ids: dict[str, bpy.types.ID]) -> None:
+def use_take(number: int, ids: dict[str, Animated]) -> None:
     """Switch the head's data-blocks (by role) to take ``number``."""
     for role, action, identifier in _role_actions(number):
         if role in ids:
@@ -356,7 +363,7 @@ def use_take(number: int, ids: dict[str, bpy.types.ID]) -> None:
             _play(role, ids[role], action, slot)
 
 
-def use_own(ids: dict[str, bpy.types.ID]) -> None:
+def use_own(ids: dict[str, Animated]) -> None:
     """Back to the artist's own animation: their replaced actions return, takes stop playing, and what takes
     keyed is back at its value from before the first take (until the artist's animation sets it)."""
     for id_block in ids.values():
@@ -371,20 +378,20 @@ def use_own(ids: dict[str, bpy.types.ID]) -> None:
             continue
         own = bpy.data.actions.get(id_block.get(OWN_ACTION_PROP, ""))
         data.action = own
-        if own is not None and slotted_actions() and OWN_SLOT_PROP in id_block:
+        if own is not None and slotted_actions() and id_block.get(OWN_SLOT_PROP) is not None:
             slot = own.slots.get(id_block[OWN_SLOT_PROP])
             if slot is not None:
                 data.action_slot = slot
 
 
-def push_to_nla(ids: dict[str, bpy.types.ID]) -> int:
+def push_to_nla(ids: dict[str, Animated]) -> int:
     """Move each data-block's active take onto a new NLA track; returns how many were pushed."""
     pushed = 0
     for id_block in ids.values():
         data = id_block.animation_data
-        if data is None or not is_take(data.action):
+        action = data.action if data is not None else None
+        if data is None or action is None or not is_take(action):
             continue
-        action = data.action
         track = data.nla_tracks.new()
         track.name = action.name
         strip = track.strips.new(action.name, int(action.frame_range[0]), action)

@@ -10,18 +10,28 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal, cast
 
 import bpy
 import numpy as np
-from mathutils import Quaternion
+from mathutils import Euler, Quaternion
 
 from . import actions
-from .head import CORRECTIVES_PROP, corrective_name, head_armature
+from .head import (
+    CORRECTIVES_PROP,
+    armature_of,
+    corrective_name,
+    current_scene,
+    head_armature,
+    pose_bones,
+    shape_keys_of,
+)
 from .rotations import axis_angle_to_quat, make_continuous, matrix_to_quat, quat_multiply, quat_to_matrix
 from .wire import TrackData
 
 REST_PROP = "mouthpiece_rest"  # on an object without armature: its rest (w,x,y,z, x,y,z) before takes
 GROUPS = ("mouth", "brows", "eyes", "head")  # what the per-group gains scale
+EulerOrder = Literal["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"]
 
 
 def channel_group(name: str) -> str:
@@ -113,16 +123,18 @@ def rotation_columns(mode: str, quats: np.ndarray) -> tuple[str, list[np.ndarray
     if mode == "AXIS_ANGLE":
         rows = [Quaternion(q).to_axis_angle() for q in quats]
         return "rotation_axis_angle", [np.array([r[1] for r in rows]), *np.array([r[0] for r in rows]).T]
-    eulers, previous = [], None
+    order = cast(EulerOrder, mode)  # the other rotation modes are Euler orders
+    eulers: list[tuple[float, float, float]] = []
+    previous: Euler | None = None
     for q in quats:
-        previous = Quaternion(q).to_euler(mode) if previous is None else Quaternion(q).to_euler(mode, previous)
-        eulers.append(tuple(previous))
+        previous = Quaternion(q).to_euler(order) if previous is None else Quaternion(q).to_euler(order, previous)
+        eulers.append((previous.x, previous.y, previous.z))
     return "rotation_euler", list(np.array(eulers).T)
 
 
 def default_bones(arm: bpy.types.Object, joints: list[str]) -> dict[str, str]:
     """A built-in head's bones: each joint's bone of the same name, the head on the root bone."""
-    names = arm.data.bones
+    names = armature_of(arm).bones
     picks = {j: j for j in joints if j in names}
     if "head" in joints and "head" not in picks:
         picks["head"] = next(b.name for b in names if b.parent is None)
@@ -155,7 +167,7 @@ def bake_track(
     placing its sound); on any error, there or in the bake, nothing of the take remains.
     """
     options = options or BakeOptions()
-    scene = bpy.context.scene
+    scene = current_scene()
     fps = float(fps or scene_fps(scene))
     number = actions.next_take_number()
     meta = dict(track.meta, fps=fps, frame_start=frame_start)
@@ -186,8 +198,8 @@ def _bake(
     bones: dict[str, str] | None,
     options: BakeOptions,
 ) -> BakeResult:
-    keys = obj.data.shape_keys if obj.type == "MESH" else None
-    blocks = keys.key_blocks if keys is not None else {}
+    keys = shape_keys_of(obj)
+    blocks = {b.name for b in keys.key_blocks} if keys is not None else set()
     if mapping is None:
         mapping = {c: [c] for c in track.channels}
     by_block: dict[str, list[int]] = {}
@@ -218,7 +230,7 @@ def _bake(
     # shape keys: the track's channels, then pose correctives driven by the joints' R - I
     shape_paths = [(_path(b), 0) for b in by_block]
     shape_values = [values[:, cols].max(axis=1) for cols in by_block.values()]
-    if keys is not None and CORRECTIVES_PROP in obj:
+    if keys is not None and obj.get(CORRECTIVES_PROP) is not None:
         identity = np.eye(3)
         for joint in json.loads(obj[CORRECTIVES_PROP]):
             q = quats.get(joint)
@@ -229,6 +241,7 @@ def _bake(
                     shape_paths.append((_path(name), 0))
                     shape_values.append(entries[:, e])
     if shape_paths:
+        assert keys is not None
         for curve, column in zip(take.fcurves("shape_keys", keys, shape_paths), shape_values, strict=True):
             actions.write_keys(curve, frames, column, options.tolerance)
 
@@ -256,14 +269,14 @@ def _bake_bones(
     paths: list[tuple[str, int]] = []
     columns: list[np.ndarray] = []
     for joint, name in picks.items():
-        bone = arm.data.bones.get(name)
+        bone = armature_of(arm).bones.get(name)
         if bone is None or joint not in quats or name in result.keyed_bones:
             continue
-        prop, cols = rotation_columns(arm.pose.bones[name].rotation_mode, _to_bone_space(quats[joint], bone))
+        prop, cols = rotation_columns(pose_bones(arm)[name].rotation_mode, _to_bone_space(quats[joint], bone))
         paths += [(_bone_path(name, prop), k) for k in range(len(cols))]
         columns += cols
         result.keyed_bones.append(name)
-    head = arm.data.bones.get(picks.get("head", ""))
+    head = armature_of(arm).bones.get(picks.get("head", ""))
     if translation is not None and head is not None and not head.use_connect:
         rest = np.array(head.matrix_local.to_3x3())
         local_t = translation @ rest  # Bᵀ·t for each row
@@ -287,9 +300,9 @@ def _bake_object_pose(
 ) -> None:
     """Head pose of a rig without bones (BFM): rotate/move the object about its rest placement, keyed in
     the object's own rotation mode."""
-    if REST_PROP not in obj:
+    if obj.get(REST_PROP) is None:
         rest_q = np.array(obj.matrix_basis.to_quaternion())
-        obj[REST_PROP] = [*rest_q.tolist(), *obj.location]
+        obj[REST_PROP] = [*rest_q.tolist(), *obj.location.to_tuple()]
         take.on_discard(lambda: obj.pop(REST_PROP, None))
     rest = np.array(obj[REST_PROP], dtype=np.float64)
     paths: list[tuple[str, int]] = []

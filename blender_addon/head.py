@@ -67,12 +67,30 @@ def _mesh(name: str, vertices: np.ndarray, faces: np.ndarray) -> bpy.types.Mesh:
     return mesh
 
 
+def mesh_of(obj: bpy.types.Object) -> bpy.types.Mesh:
+    """A mesh object's mesh (``obj.data`` is typed as any object data)."""
+    assert isinstance(obj.data, bpy.types.Mesh), f"'{obj.name}' is not a mesh"
+    return obj.data
+
+
+def armature_of(arm: bpy.types.Object) -> bpy.types.Armature:
+    """An armature object's armature."""
+    assert isinstance(arm.data, bpy.types.Armature), f"'{arm.name}' is not an armature"
+    return arm.data
+
+
+def shape_keys_of(obj: bpy.types.Object) -> bpy.types.Key | None:
+    """The shape keys of a mesh object, None for one without (or for any other object)."""
+    return obj.data.shape_keys if isinstance(obj.data, bpy.types.Mesh) else None
+
+
 def _material(obj: bpy.types.Object, label: str, colour: tuple[float, float, float, float]) -> int:
     mat = bpy.data.materials.new(f"{obj.name} {label}")
     mat.diffuse_color = colour
     mat.roughness = 0.6
-    obj.data.materials.append(mat)
-    return len(obj.data.materials) - 1
+    materials = mesh_of(obj).materials
+    materials.append(mat)
+    return len(materials) - 1
 
 
 def _materials(obj: bpy.types.Object, rig: RigData) -> None:
@@ -81,7 +99,7 @@ def _materials(obj: bpy.types.Object, rig: RigData) -> None:
     names = rig.part_names if rig.vertex_parts is not None and rig.part_names else ["skin"]
     for part in names:
         _material(obj, part, next((c for key, c in PART_COLOURS if key in part.lower()), SKIN))
-    if len(names) == 1:
+    if len(names) == 1 or rig.vertex_parts is None:
         return
     faces = rig.faces[:, :3]
     index = rig.vertex_parts[faces[:, 0]].astype(np.int32)  # a face belongs to its first vertex's part
@@ -102,7 +120,7 @@ def _materials(obj: bpy.types.Object, rig: RigData) -> None:
             ids = np.flatnonzero(in_part)
             index[ids[cos > 0.88]] = iris
             index[ids[cos > 0.975]] = pupil
-    obj.data.polygons.foreach_set("material_index", index)
+    mesh_of(obj).polygons.foreach_set("material_index", index)
 
 
 def _shape_keys(obj: bpy.types.Object, rig: RigData) -> None:
@@ -118,8 +136,10 @@ def _shape_keys(obj: bpy.types.Object, rig: RigData) -> None:
             block.slider_min, block.slider_max = -2.0, 2.0  # R - I entries lie in [-2, 2]
             block.data.foreach_set("co", (base + offsets).ravel())
         obj[CORRECTIVES_PROP] = json.dumps(joints)
-    obj.data.shape_keys.name = f"{obj.name} keys"
-    obj.data.shape_keys.use_relative = True
+    keys = shape_keys_of(obj)
+    assert keys is not None
+    keys.name = f"{obj.name} keys"
+    keys.use_relative = True
 
 
 def _armature(name: str, rig: RigData, collection: bpy.types.Collection) -> bpy.types.Object:
@@ -131,16 +151,18 @@ def _armature(name: str, rig: RigData, collection: bpy.types.Collection) -> bpy.
     length = 0.08 * extent
     up = np.array([0.0, 1.0, 0.0]) if rig.up_axis == "Y" else np.array([0.0, 0.0, 1.0])
     view_layer = bpy.context.view_layer
+    assert view_layer is not None
     previous = view_layer.objects.active
     view_layer.objects.active = arm
     bpy.ops.object.mode_set(mode="EDIT")
+    assert rig.joint_positions is not None and rig.joint_parents is not None
     try:
-        bones = []
+        bones: list[bpy.types.EditBone] = []
         for j, joint in enumerate(rig.joint_names):
             bone = data.edit_bones.new(joint)
             head = np.asarray(rig.joint_positions[j], dtype=np.float64)
-            bone.head = head
-            bone.tail = head + up * length * (0.5 if j else 1.0)
+            bone.head = head.tolist()
+            bone.tail = (head + up * length * (0.5 if j else 1.0)).tolist()
             bone.roll = 0.0
             parent = int(rig.joint_parents[j])
             if parent >= 0:
@@ -150,7 +172,7 @@ def _armature(name: str, rig: RigData, collection: bpy.types.Collection) -> bpy.
         bpy.ops.object.mode_set(mode="OBJECT")
         view_layer.objects.active = previous
     data.display_type = "STICK"
-    for pose_bone in arm.pose.bones:
+    for pose_bone in pose_bones(arm):
         pose_bone.rotation_mode = "QUATERNION"
     return arm
 
@@ -172,7 +194,7 @@ def build_head(
 ) -> bpy.types.Object:
     """Build ``rig`` as a mesh object (returned) with shape keys, and when it has joints an
     armature parent with the rig's skinning weights. Y-up rigs are stood up on Blender's Z."""
-    collection = collection or bpy.context.scene.collection
+    collection = collection or current_scene().collection
     obj = bpy.data.objects.new(name, _mesh(name, rig.vertices, rig.faces))
     collection.objects.link(obj)
     obj[RIG_PROP] = rig.name
@@ -186,6 +208,7 @@ def build_head(
         _vertex_groups(obj, rig)
         obj.parent = arm
         modifier = obj.modifiers.new("Armature", "ARMATURE")
+        assert isinstance(modifier, bpy.types.ArmatureModifier)
         modifier.object = arm
         root = arm
     if rig.up_axis == "Y":
@@ -193,21 +216,35 @@ def build_head(
     return obj
 
 
+def current_scene() -> bpy.types.Scene:
+    """The context's scene (Blender always has one where the add-on runs)."""
+    scene = bpy.context.scene
+    assert scene is not None, "no scene in this context"
+    return scene
+
+
+def pose_bones(arm: bpy.types.Object) -> bpy.types.bpy_prop_collection[bpy.types.PoseBone]:
+    """An armature object's pose bones."""
+    assert arm.pose is not None, f"'{arm.name}' has no pose"
+    return arm.pose.bones
+
+
 def head_armature(obj: bpy.types.Object) -> bpy.types.Object | None:
     """The armature deforming ``obj`` (its Armature modifier's, or an armature parent)."""
     for modifier in obj.modifiers:
-        if modifier.type == "ARMATURE" and modifier.object is not None:
+        if isinstance(modifier, bpy.types.ArmatureModifier) and modifier.object is not None:
             return modifier.object
     if obj.parent is not None and obj.parent.type == "ARMATURE":
         return obj.parent
     return None
 
 
-def head_ids(obj: bpy.types.Object) -> dict[str, bpy.types.ID]:
+def head_ids(obj: bpy.types.Object) -> dict[str, bpy.types.Object | bpy.types.Key]:
     """The data-blocks a take animates, by role: shape_keys, bones (armature), object."""
-    ids: dict[str, bpy.types.ID] = {"object": obj}
-    if obj.type == "MESH" and obj.data.shape_keys is not None:
-        ids["shape_keys"] = obj.data.shape_keys
+    ids: dict[str, bpy.types.Object | bpy.types.Key] = {"object": obj}
+    keys = shape_keys_of(obj)
+    if keys is not None:
+        ids["shape_keys"] = keys
     arm = head_armature(obj) if obj.type == "MESH" else None
     if arm is not None:
         ids["bones"] = arm

@@ -9,6 +9,7 @@ import os
 import queue
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import bpy
 
@@ -85,7 +86,13 @@ class MOUTHPIECE_OT_start_server(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class _ServerJobOperator:
+if TYPE_CHECKING:
+    _Operator = bpy.types.Operator  # what the job operators mix in with (report, bl_label, ...)
+else:
+    _Operator = object
+
+
+class _ServerJobOperator(_Operator):
     """A job on the server driven by a worker thread (jobs.py): modal with a progress bar and Esc to cancel
     when invoked from the UI, synchronous (with a timeout) in background mode and from scripts. Subclasses
     say how to prepare (:meth:`_prepare`), start (:meth:`_start`) and use the result (:meth:`_finish`).
@@ -170,7 +177,7 @@ class _ServerJobOperator:
         self.state.error = self.state.status = ""
         if not self._prepare(context):
             return False
-        self.thread, self.events, self.cancel = self._start(context)
+        self.thread, self.events, self.stop = self._start(context)
         self.state.running, self.state.progress, self.state.status = True, 0.0, "Uploading…"
         wm = context.window_manager
         self.timer = wm.event_timer_add(0.1, window=context.window)
@@ -200,8 +207,8 @@ class _ServerJobOperator:
 
     def _step(self, context, event) -> set[str]:
         if event.type == "ESC":
-            if not self.cancel.is_set():
-                self.cancel.set()
+            if not self.stop.is_set():
+                self.stop.set()
                 self.state.status = "Cancelling…"
             return {"RUNNING_MODAL"}
         if event.type != "TIMER":

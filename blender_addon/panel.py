@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import bpy
 
 from .head import RETARGETS, head_armature, head_rig
 from .server_link import engine_info, session
 from .takes import portrait_take
 
+if TYPE_CHECKING:
+    from bpy.stub_internal.rna_enums import IconItems
 
-class _Panel:
+    _PanelBase = bpy.types.Panel  # what the panels mix in with
+else:
+    _PanelBase = object
+
+
+class _Panel(_PanelBase):
     bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Mouthpiece"
 
 
-def _wrapped(layout: bpy.types.UILayout, text: str, icon: str = "NONE", width: int = 42) -> None:
+def _wrapped(layout: bpy.types.UILayout, text: str, icon: IconItems = "NONE", width: int = 42) -> None:
     """A long message over several label lines (labels do not wrap)."""
     words, line, first = text.split(), "", True
     col = layout.column(align=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import bpy
 import numpy as np
@@ -36,7 +37,9 @@ def face_bounds(obj: bpy.types.Object, head_bone: str = "") -> tuple[np.ndarray,
 def frame_camera(scene: bpy.types.Scene, obj: bpy.types.Object, head_bone: str = "") -> bpy.types.Object:
     """A camera in front of the face (-Y, Blender's front view), a head-and-shoulders close-up: the head
     fills about 72% of the frame's height under a little headroom, the neck and shoulders below it."""
-    bpy.context.view_layer.update()
+    view_layer = bpy.context.view_layer
+    assert view_layer is not None
+    view_layer.update()
     lo, hi = face_bounds(obj, head_bone)
     centre, size = (lo + hi) / 2, hi - lo
     half_fov = math.atan(SENSOR_MM / 2 / FOCAL_MM)
@@ -60,7 +63,7 @@ def add_key_light(scene: bpy.types.Scene, obj: bpy.types.Object) -> bpy.types.Ob
     """An area light above-left of the camera (for EEVEE/Cycles; Workbench uses studio light)."""
     lo, hi = _world_bounds(obj)
     centre, size = (lo + hi) / 2, float(np.max(hi - lo))
-    data = bpy.data.lights.new("Mouthpiece Key Light", "AREA")
+    data = cast(bpy.types.AreaLight, bpy.data.lights.new("Mouthpiece Key Light", "AREA"))
     data.energy, data.size = 60.0 * size**2 / 0.04, size
     light = bpy.data.objects.new("Mouthpiece Key Light", data)
     scene.collection.objects.link(light)
@@ -73,23 +76,26 @@ def add_key_light(scene: bpy.types.Scene, obj: bpy.types.Object) -> bpy.types.Ob
 def setup_preview_render(scene: bpy.types.Scene, filepath: str, resolution: tuple[int, int] = (640, 640)) -> None:
     """Workbench (fast, no GPU needed) to an H.264 .mp4 with the scene's sound in AAC."""
     render = scene.render
-    render.engine = "BLENDER_WORKBENCH"
+    render.engine = "BLENDER_WORKBENCH"  # type: ignore[assignment]  # the stubs list EEVEE only
     render.resolution_x, render.resolution_y = resolution
     render.resolution_percentage = 100
-    shading = scene.display.shading
-    shading.light = "STUDIO"
-    shading.color_type = "MATERIAL"
-    shading.show_cavity = False
-    scene.display.render_aa = "FXAA"  # 8x multisampling costs 2.5x the CPU for little gain here
+    display = scene.display
+    assert display is not None and display.shading is not None
+    display.shading.light = "STUDIO"
+    display.shading.color_type = "MATERIAL"
+    display.shading.show_cavity = False
+    display.render_aa = "FXAA"  # 8x multisampling costs 2.5x the CPU for little gain here
     if scene.world is None:
         scene.world = bpy.data.worlds.new("Mouthpiece World")
     scene.world.color = (0.06, 0.065, 0.075)
-    scene.view_settings.view_transform = "Standard"
+    assert scene.view_settings is not None
+    scene.view_settings.view_transform = "Standard"  # type: ignore[assignment]  # the stubs list NONE only
     settings = render.image_settings
     if hasattr(settings, "media_type"):  # 5.0: choose video before the container
         settings.media_type = "VIDEO"
     settings.file_format = "FFMPEG"
     ffmpeg = render.ffmpeg
+    assert ffmpeg is not None
     ffmpeg.format, ffmpeg.codec = "MPEG4", "H264"
     ffmpeg.constant_rate_factor, ffmpeg.ffmpeg_preset = "MEDIUM", "REALTIME"
     ffmpeg.audio_codec, ffmpeg.audio_channels, ffmpeg.audio_mixrate = "AAC", "MONO", 48000
@@ -141,7 +147,7 @@ def preview_session(
     and removes what it added."""
     snapshot = snapshot_settings(scene)
     camera, world = scene.camera, scene.world
-    colour = tuple(world.color) if world is not None else None
+    colour = (world.color.r, world.color.g, world.color.b) if world is not None else None
     worlds = set(bpy.data.worlds)
     setup_preview_render(scene, filepath, resolution)
     added = frame_camera(scene, obj, head_bone) if obj is not None else None
@@ -157,7 +163,8 @@ def preview_session(
         if added is not None:
             data = added.data
             bpy.data.objects.remove(added)
-            bpy.data.cameras.remove(data)
+            if isinstance(data, bpy.types.Camera):
+                bpy.data.cameras.remove(data)
 
     return restore
 

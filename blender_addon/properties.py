@@ -273,12 +273,13 @@ CLASSES = (MouthpieceNameFix, MouthpieceCharacter, MouthpieceSettings, Mouthpiec
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
-    bpy.types.Scene.mouthpiece = PointerProperty(type=MouthpieceSettings)
-    bpy.types.Object.mouthpiece = PointerProperty(type=MouthpieceCharacter)
+    # properties Blender adds to its own types at run time (the stubs know neither them nor PointerProperty's value)
+    bpy.types.Scene.mouthpiece = PointerProperty(type=MouthpieceSettings)  # type: ignore[attr-defined, func-returns-value]
+    bpy.types.Object.mouthpiece = PointerProperty(type=MouthpieceCharacter)  # type: ignore[attr-defined, func-returns-value]
 
 
 def unregister() -> None:
-    del bpy.types.Object.mouthpiece
-    del bpy.types.Scene.mouthpiece
+    delattr(bpy.types.Object, "mouthpiece")
+    delattr(bpy.types.Scene, "mouthpiece")
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

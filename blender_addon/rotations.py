@@ -61,8 +61,8 @@ def matrix_to_quat(m: np.ndarray) -> np.ndarray:
         q[1 + i] = 0.25 * s
         q[1 + j] = (m[j, i] + m[i, j]) / s
         q[1 + k] = (m[k, i] + m[i, k]) / s
-    q = np.asarray(q)
-    return q / np.linalg.norm(q)
+    unit = np.asarray(q, dtype=np.float64)
+    return unit / np.linalg.norm(unit)
 
 
 def make_continuous(q: np.ndarray) -> np.ndarray:

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import bpy
 
 SOUND_CHANNEL = 1
 
 
-def _strips(editor: bpy.types.SequenceEditor) -> bpy.types.bpy_prop_collection:
+def _strips(editor: bpy.types.SequenceEditor) -> bpy.types.StripsTopLevel:
     """Top-level strips: ``strips`` since 4.4, ``sequences`` before."""
-    return editor.strips if hasattr(editor, "strips") else editor.sequences
+    return editor.strips if hasattr(editor, "strips") else editor.sequences  # type: ignore[attr-defined]
 
 
-def sound_strips(scene: bpy.types.Scene) -> list[bpy.types.Strip]:
+def sound_strips(scene: bpy.types.Scene) -> list[bpy.types.SoundStrip]:
     editor = scene.sequence_editor
-    return [s for s in _strips(editor) if s.type == "SOUND"] if editor else []
+    return [cast("bpy.types.SoundStrip", s) for s in _strips(editor) if s.type == "SOUND"] if editor else []
 
 
 def _settle(strip: bpy.types.Strip, others: list[bpy.types.Strip], top: int) -> None:
@@ -38,21 +39,24 @@ def sync_to_audio(scene: bpy.types.Scene) -> None:
     scene.sync_mode = "AUDIO_SYNC"
 
 
-def place_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str | None = None) -> bpy.types.Strip:
+def place_sound(
+    scene: bpy.types.Scene, filepath: str, frame_start: int, name: str | None = None
+) -> bpy.types.SoundStrip:
     """Add ``filepath`` as a sound strip starting at ``frame_start`` on the lowest channel free over
     its length, grow the scene's frame range to its end and sync playback to the sound."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
     strips = _strips(editor)
     others = list(strips)
     top = max((s.channel for s in others), default=0) + 1
-    strip = strips.new_sound(name or os.path.basename(filepath), filepath, top, int(frame_start))
+    strip = cast("bpy.types.SoundStrip", strips.new_sound(name or os.path.basename(filepath), filepath, top,
+                                                          int(frame_start)))  # fmt: skip
     _settle(strip, others, top)
     _grow_range(scene, strip)
     sync_to_audio(scene)
     return strip
 
 
-def find_sound(scene: bpy.types.Scene, filepath: str, frame_start: int) -> bpy.types.Strip | None:
+def find_sound(scene: bpy.types.Scene, filepath: str, frame_start: int) -> bpy.types.SoundStrip | None:
     """The sound strip playing ``filepath`` from ``frame_start``, if there is one."""
     path = os.path.normpath(bpy.path.abspath(filepath))
     for strip in sound_strips(scene):
@@ -61,7 +65,7 @@ def find_sound(scene: bpy.types.Scene, filepath: str, frame_start: int) -> bpy.t
     return None
 
 
-def take_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str) -> bpy.types.Strip:
+def take_sound(scene: bpy.types.Scene, filepath: str, frame_start: int, name: str) -> bpy.types.SoundStrip:
     """The sound strip of ``filepath`` at ``frame_start``: the one already there (unmuted), else a new one."""
     strip = find_sound(scene, filepath, frame_start)
     if strip is None:
@@ -82,7 +86,7 @@ def solo(scene: bpy.types.Scene, playing: str, others: set[str]) -> None:
 
 def place_movie(
     scene: bpy.types.Scene, filepath: str, frame_start: int, name: str
-) -> tuple[bpy.types.Strip, bpy.types.Strip | None]:
+) -> tuple[bpy.types.Strip, bpy.types.SoundStrip | None]:
     """Add a video file as a movie strip and its sound strip (None when it has no audio) at ``frame_start``,
     each on the lowest channel free over its length, and grow the scene's frame range to fit."""
     editor = scene.sequence_editor or scene.sequence_editor_create()
@@ -94,7 +98,9 @@ def place_movie(
     others.append(movie)
     top = max(top, movie.channel) + 1
     try:
-        sound = strips.new_sound(f"{name} sound", filepath, top, int(frame_start))
+        sound: bpy.types.SoundStrip | None = cast(
+            "bpy.types.SoundStrip", strips.new_sound(f"{name} sound", filepath, top, int(frame_start))
+        )
     except RuntimeError:  # some versions refuse a file without an audio stream
         sound = None
     if sound is not None and (sound.sound is None or sound.frame_final_duration <= 1):  # no audio stream
@@ -106,6 +112,6 @@ def place_movie(
     return movie, sound
 
 
-def strip_filepath(strip: bpy.types.Strip) -> str:
-    """The absolute path of a sound strip's file."""
-    return bpy.path.abspath(strip.sound.filepath)
+def strip_filepath(strip: bpy.types.SoundStrip) -> str:
+    """The absolute path of a sound strip's file ("" for a strip without sound data)."""
+    return bpy.path.abspath(strip.sound.filepath) if strip.sound is not None else ""

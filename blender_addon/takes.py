@@ -14,7 +14,7 @@ import bpy
 from . import actions, mapping, sound
 from .bake import GROUPS, BakeOptions, bake_track, scene_fps
 from .bones import suggest_bones
-from .head import RETARGETS, RIG_PROP, RIG_VERSION_PROP, head_armature, head_ids, head_rig
+from .head import RETARGETS, RIG_PROP, RIG_VERSION_PROP, armature_of, head_armature, head_ids, head_rig
 from .properties import DEFAULT, OWN
 from .server_link import engine_info
 from .sound import sound_strips, strip_filepath, take_sound
@@ -56,6 +56,10 @@ def audio_source(context) -> tuple[str, int, bool]:
         strip = next((s for s in sound_strips(context.scene) if s.name == settings.audio_strip), None)
         if strip is None:
             raise ValueError("choose a sound strip, or switch Audio to File")
+        if not strip_filepath(strip):
+            raise ValueError(
+                f"the sound strip '{strip.name}' has no sound file; choose another or switch Audio to File"
+            )
         return strip_filepath(strip), int(strip.frame_start), False
     path = bpy.path.abspath(settings.audio_file)
     if not settings.audio_file:
@@ -94,7 +98,7 @@ def picked_bones(context, obj) -> tuple[dict[str, str], list[str]]:
     if arm is None:
         return {}, []
     settings = context.scene.mouthpiece
-    bones = arm.data.bones
+    bones = armature_of(arm).bones
     if settings.bones_armature == arm.name:
         picks = {joint: getattr(settings, prop) for joint, prop in BONE_PROPS.items()}
         return {joint: name for joint, name in picks.items() if name in bones}, []
@@ -107,7 +111,7 @@ def picked_bones(context, obj) -> tuple[dict[str, str], list[str]]:
 
 def fill_bone_picks(settings, arm) -> dict[str, str]:
     """Pick ``arm``'s bones for the joints by their names (empty where none fits); returns the picks."""
-    picks = suggest_bones([b.name for b in arm.data.bones])
+    picks = suggest_bones([b.name for b in armature_of(arm).bones])
     for joint, prop in BONE_PROPS.items():
         setattr(settings, prop, picks.get(joint, ""))
     settings.bones_armature = arm.name
@@ -163,7 +167,7 @@ def default_plan(obj) -> Plan:
     if RIG_PROP in obj:
         return Plan(None, None, BakeOptions())
     arm = head_armature(obj)
-    return Plan(mapping.load_preset("arkit"), suggest_bones([b.name for b in arm.data.bones]) if arm else {},
+    return Plan(mapping.load_preset("arkit"), suggest_bones([b.name for b in armature_of(arm).bones]) if arm else {},
                 BakeOptions())  # fmt: skip
 
 
