@@ -216,9 +216,11 @@ def server_connector(context: bpy.types.Context) -> Callable[[queue.Queue], None
 
 @bpy.app.handlers.persistent
 def _new_file(*_args: object) -> None:
-    """After a file load: a new session, and (with a UI) a new look at the server for the panel."""
+    """After a file load: a new session; with a UI, a new look at the server when the last session had one
+    (the engine lists come back; at start-up the add-on's own first check does this)."""
+    asked = _session.health is not None or bool(_session.error)
     reset_session()
-    if not bpy.app.background:
+    if asked and not bpy.app.background:
         refresh_server_in_background(bpy.context)
 
 
