@@ -217,7 +217,7 @@ def _bake(
     n = len(values)
     frames = frame_start + options.offset + key_frames(n, track.fps, fps)
     quats = {
-        k: make_continuous(axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0)))
+        k: axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0))
         for k, v in track.rotations.items()
     }
     translation = None
