@@ -216,10 +216,7 @@ def _bake(
     values = np.asarray(track.values, dtype=np.float64) * gain
     n = len(values)
     frames = frame_start + options.offset + key_frames(n, track.fps, fps)
-    quats = {
-        k: axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0))
-        for k, v in track.rotations.items()
-    }
+    quats = {k: axis_angle_to_quat(v * options.gains.get(channel_group(k), 1.0)) for k, v in track.rotations.items()}
     translation = None
     if track.translation is not None:
         translation = np.asarray(track.translation, dtype=np.float64) * options.gains.get("head", 1.0)
