@@ -62,7 +62,7 @@ class RenderState:
     error: str = ""
 
 
-POSE_STYLES = 46
+POSE_STYLES = 46  # mirrors core.head_motion.POSE_STYLES (the add-on imports no core; a test keeps them equal)
 
 
 # enum item lists must stay referenced while Blender shows them

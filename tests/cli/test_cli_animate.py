@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.main import main
+from cli.main import build_parser, main
 from core.arkit import ARKIT_CHANNELS
 from core.audio import load_audio
+from core.errors import InputError
+from core.pipeline import AnimateRequest
 from core.track import Track
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -109,3 +113,44 @@ def test_builtin_path_imports_neither_torch_nor_heavy_scipy(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=EXAMPLES.parent)
     assert proc.stdout.strip() == "0 []", proc.stderr
+
+
+def _args(**given: object) -> argparse.Namespace:
+    """`mouthpiece animate`'s arguments as argparse leaves them (text as typed)."""
+    words = ["animate", "clip.wav", "-o", "t.npz"]
+    for name, value in given.items():
+        words += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return build_parser("animate").parse_args(words)
+
+
+def test_the_arguments_make_the_pipelines_request(tmp_path) -> None:
+    seq = tmp_path / "seq.json"
+    seq.write_text("[31, 21, 0]")
+    text = tmp_path / "words.txt"
+    text.write_text("hello there", encoding="utf-8")
+    request = AnimateRequest.from_args(
+        _args(
+            engine="sadtalker",
+            seed=7,
+            intensity=0.25,
+            fps=29.97,
+            identity="3",
+            pose_style=5,
+            rig="arkit",
+            phonemes=seq,
+            transcript_file=text,
+            no_blinks=True,
+        )
+    )
+    assert request == AnimateRequest(
+        engine="sadtalker", intensity=0.25, seed=7, identity=3, transcript="hello there", fps=29.97, blinks=False,
+        pose_style=5, rig="arkit", phonemes=[31, 21, 0])  # fmt: skip
+    assert AnimateRequest.from_args(_args(rig="bfm", fps=24), fps=None, rig=None) == AnimateRequest()
+    for given, message in [
+        ({"pose_style": 0}, "--pose-style only applies with --head-motion sadtalker"),
+        ({"seed": -1}, "--seed must be a whole number from 0 to 2147483647"),
+        ({"fps": "fast"}, "--fps must be a number, got 'fast'"),
+        ({"head_motion": "sadtalker", "pose_style": "x"}, "pose style must be an integer in 0..45"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(message)):
+            AnimateRequest.from_args(_args(**given))
