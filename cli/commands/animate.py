@@ -11,15 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.engines.base import ProgressFn
+    from core.pipeline import AnimateRequest
 
-HELP = "animate an audio clip with an engine and write the track (.npz or .json)"
+HELP = (
+    "animate an audio clip with an engine and write the track (.npz or .json; .csv Live Link Face, "
+    ".pkl EMOTE, .npy StyleTalk, .mat SadTalker)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "audio", nargs="?", type=Path, help="speech clip (WAV/FLAC/OGG/MP3...); optional with --phonemes"
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="track file to write (.npz or .json)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="track file to write: .npz or .json, or .csv (Live Link Face, ARKit), .pkl (EMOTE, FLAME), "
+        ".npy (StyleTalk, BFM), .mat (SadTalker, BFM)",
+    )
     add_engine_arguments(parser)
     parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
     parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
@@ -87,8 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from core.errors import InputError
     from core.pipeline import AnimateRequest, animate
 
-    if args.output.suffix.lower() not in (".npz", ".json"):
-        raise InputError(f"the output must end in .npz or .json, not '{args.output.suffix or args.output.name}'")
+    kind = output_kind(args.output)
     if not args.output.parent.is_dir():
         raise InputError(f"the output folder does not exist: {args.output.parent}")
     if args.audio is None and args.phonemes is None:
@@ -106,9 +116,15 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     check_style(args, engine)
+    request = fit_to_file(request, engine.rig, kind, args.output)
     with progress_bar(args.quiet) as progress:
         track = animate(engine, audio, request, progress, posevae_device=args.device)
-    track.save(args.output)
+    if kind == "track":
+        track.save(args.output)
+    else:
+        from core.adapters import export_track
+
+        export_track(track, args.output, kind)  # whole or not at all
     print_warnings(track)
     if not args.quiet:
         print(
@@ -116,6 +132,43 @@ def run(args: argparse.Namespace) -> int:
             f"({track.duration:.2f} s, {track.rig} rig, engine {args.engine})"
         )
     return 0
+
+
+def output_kind(path: Path) -> str:
+    """The track format that ``path``'s suffix names (``track`` for .npz/.json: no adapter is imported)."""
+    if path.suffix.lower() in (".npz", ".json"):
+        return "track"
+    from core.adapters import kind_for, known_suffixes
+    from core.errors import InputError
+
+    try:
+        return kind_for(path)
+    except InputError:
+        known = ", ".join(known_suffixes())
+        raise InputError(f"the output must end in {known}, not '{path.suffix or path.name}'") from None
+
+
+def fit_to_file(request: AnimateRequest, engine_rig: str, kind: str, path: Path) -> AnimateRequest:
+    """``request`` on the rig and at the rate that ``kind``'s file holds; refuses what cannot fit."""
+    if kind == "track":
+        return request
+    from dataclasses import replace
+
+    from core.adapters import FILE_RIGS
+    from core.errors import InputError
+
+    rig, fps = FILE_RIGS[kind]
+    what = f"{path.suffix.lower()} file"
+    if (request.rig or engine_rig) != rig:
+        hint = f"add --rig {rig}" if request.rig is None else f"choose --rig {rig}"
+        raise InputError(
+            f"a {what} holds the {rig} rig; this take is on the {request.rig or engine_rig} rig: {hint}, or write .npz"
+        )
+    if fps is None:
+        return request
+    if request.fps is not None and float(request.fps) != fps:
+        raise InputError(f"a {what} is written at {fps:g} fps; leave out --fps or write .npz")
+    return replace(request, fps=fps)
 
 
 def print_warnings(track: Any) -> None:
