@@ -37,7 +37,7 @@ NONE = "NONE"  # placeholder item of an empty list
 # what the server said and the jobs' live state: server_link.session(), runtime only
 
 
-POSE_STYLES = 46
+POSE_STYLES = 46  # mirrors core.head_motion.POSE_STYLES (the add-on imports no core; a test keeps them equal)
 
 
 # enum item lists must stay referenced while Blender shows them

@@ -11,11 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 from core.arkit import EMOTIONS
 from core.engines import ENGINES, Engine, EngineOptions
 from core.errors import InputError
+from core.head_motion import POSE_STYLES, HeadMotion, adds_posevae, pose_style_applies
+from core.pipeline import AnimateRequest
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}")
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
 JobKind = Literal["animate", "render"]
-POSE_STYLES = 46
 MAX_KEY_SECONDS = 86_400.0
 """Latest emotion key time (a day: clips are minutes)."""
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -95,14 +96,19 @@ class JobParams(BaseModel):
 
     @model_validator(mode="after")
     def _pose_style_needs_posevae(self) -> JobParams:
-        if self.pose_style is not None and self.head_motion != "sadtalker" and self.engine != "sadtalker":
+        if self.pose_style is not None and not pose_style_applies(self.engine, self.head_motion_source):
             raise ValueError('pose_style applies to head_motion "sadtalker" or the sadtalker engine; else leave it out')
         return self
 
     @property
+    def head_motion_source(self) -> HeadMotion:
+        """``head_motion`` in the pipeline's words: true → "engine", false → "none", "sadtalker"."""
+        return "sadtalker" if self.head_motion == "sadtalker" else "engine" if self.head_motion else "none"
+
+    @property
     def sadtalker_head(self) -> bool:
         """Whether PoseVAE's head motion is added after an engine that is not SadTalker itself."""
-        return self.head_motion == "sadtalker" and self.engine != "sadtalker"
+        return adds_posevae(self.engine, self.head_motion_source)
 
     @field_validator("emotion_keys")
     @classmethod
@@ -178,6 +184,11 @@ def _names(entries: Any) -> list[str]:
 
 def engine_options(params: JobParams, engine: Engine, max_transcript_chars: int) -> EngineOptions:
     """Check ``params`` against what ``engine`` offers and build its :class:`EngineOptions`."""
+    return animate_request(params, engine, max_transcript_chars).options()
+
+
+def animate_request(params: JobParams, engine: Engine, max_transcript_chars: int) -> AnimateRequest:
+    """Check ``params`` against what ``engine`` offers and build the pipeline's request."""
     info = engine.describe()
     name = params.engine
     emotions = _names(info.get("emotions")) or list(EMOTIONS)
@@ -202,26 +213,7 @@ def engine_options(params: JobParams, engine: Engine, max_transcript_chars: int)
             f"the transcript has {len(params.transcript)} characters; the limit is {max_transcript_chars} "
             "(send the words of this clip only)"
         )
-    extra: dict[str, Any] = {
-        "blinks": params.blinks,
-        # PoseVAE's motion replaces the head motion of another engine: that engine keeps the head still
-        "head_motion": params.head_motion is True or (params.head_motion == "sadtalker" and not params.sadtalker_head),
-        "eye_motion": params.eye_motion,
-    }
-    if params.pose_style is not None and not params.sadtalker_head:
-        extra["pose_style"] = params.pose_style
-    if params.identity is not None:
-        extra["identity"] = params.identity
-    return EngineOptions(
-        emotion=params.emotion,
-        intensity=params.intensity,
-        style=params.style,
-        seed=params.seed,
-        transcript=params.transcript or None,
-        fps=params.fps,
-        emotion_keys=list(params.emotion_keys) if params.emotion_keys else None,
-        extra=extra,
-    )
+    return AnimateRequest.from_params(params)
 
 
 class JobCreated(BaseModel):

@@ -203,38 +203,21 @@ def _child_main(device: str, context: dict[str, Any], conn: Connection, cancel: 
 def _animate(
     pool: Any, context: dict[str, Any], job_dir: Path, params: dict[str, Any], conn: Connection, cancel: Any
 ) -> str:
-    from core.engines.base import check_cancel
-    from server.schemas import JobParams, engine_options
+    from core.pipeline import animate
+    from server.schemas import JobParams, animate_request
 
     job_params = JobParams.model_validate(params)
     engine = pool.get(job_params.engine)
-    options = engine_options(job_params, engine, context["max_transcript_chars"])
-    audio = np.load(job_dir / AUDIO, allow_pickle=False)
-    sadtalker_head = job_params.sadtalker_head
-
-    def progress(fraction: float, message: str) -> None:
-        conn.send(("progress", float(fraction) * (0.9 if sadtalker_head else 1.0), str(message)))
-
-    if job_params.rig is not None:
-        from core.retarget import check_rigs
-
-        check_rigs(engine.rig, job_params.rig)
-    track = engine.run(audio, options, progress, cancel)
-    if sadtalker_head:
-        from core.engines.sadtalker import add_head_motion
-
-        check_cancel(cancel)
-        conn.send(("progress", 0.9, "adding SadTalker head motion"))
-        style = job_params.pose_style or 0
-        weights = context["sadtalker_weights"]
-        track = add_head_motion(track, audio, style, job_params.seed, weights, pool.device_for("sadtalker"))
-    if job_params.rig is not None and job_params.rig != track.rig:
-        from core.retarget import retarget
-
-        check_cancel(cancel)
-        conn.send(("progress", 0.95, f"retargeting onto the {job_params.rig} rig"))
-        track = retarget(track, job_params.rig)
-    check_cancel(cancel)
+    request = animate_request(job_params, engine, context["max_transcript_chars"])
+    track = animate(
+        engine,
+        np.load(job_dir / AUDIO, allow_pickle=False),
+        request,
+        lambda fraction, message: conn.send(("progress", float(fraction), str(message))),
+        cancel,
+        posevae_weights=context["sadtalker_weights"],
+        posevae_device=pool.device_for("sadtalker"),
+    )
     with atomic_path(job_dir / TRACK) as tmp:
         track.to_npz(tmp)
     return f"done: {track.num_frames} frames at {track.fps:g} fps"

@@ -1,8 +1,9 @@
 """The batch driver: plans the lines, feeds an executor, writes every file and the report.
 
 Per line the driver builds `animate`'s arguments (the batch's defaults, overridden by the manifest), checks
-them with `animate`'s own functions, hashes the audio and the parameters, and skips the line when its files
-were made from the same key. Workers get bytes and options and send back tracks; only the driver writes.
+them by building the pipeline's request as `animate` does, hashes the audio and the parameters, and skips
+the line when its files were made from the same key. Workers get bytes and the request and send back
+tracks; only the driver writes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from core import __version__
 from core.batch.manifest import ManifestLine
 from core.batch.outputs import forget, is_done, line_key, mark_done, remove_partial_files, write_outputs
 from core.errors import MouthpieceError
+from core.pipeline import AnimateRequest
 
 REPORT = "report.jsonl"
 LINE_ARGUMENTS: tuple[str, ...] = (
@@ -53,7 +55,7 @@ Executor = Callable[[Iterable[LineTask]], Generator[LineOutcome, None, None]]
 class PlannedLine:
     line: ManifestLine
     args: argparse.Namespace
-    options: Any  # EngineOptions
+    request: AnimateRequest
     key: str
 
 
@@ -113,15 +115,12 @@ def plan(
 
 
 def _plan_line(line: ManifestLine, defaults: argparse.Namespace, formats: list[str]) -> PlannedLine:
-    from cli.commands.animate import _number, _transcript, check_head_motion, engine_options
-
     args = line_args(defaults, line)
-    args.transcript, args.transcript_file = _transcript(args), None  # workers get the text, not the file
-    options = engine_options(args, fps=None if args.fps is None else _number(args.fps, "fps"))
-    check_head_motion(args)
+    request = AnimateRequest.from_args(args)
+    args.transcript, args.transcript_file = request.transcript, None  # the key holds the text, not the file
     params = {name: getattr(args, name) for name in LINE_ARGUMENTS if name != "device"}
     params.update(formats=formats, version=__version__)
-    return PlannedLine(line, args, options, line_key(_read_audio(line), params))
+    return PlannedLine(line, args, request, line_key(_read_audio(line), params))
 
 
 def _read_audio(line: ManifestLine) -> bytes:
@@ -189,7 +188,7 @@ def _tasks(
             summary.failures.append((p.line, str(exc)))
             on_line("failed")
             continue
-        yield LineTask(index, p.line.id, audio, p.line.audio.name, p.args, p.options)
+        yield LineTask(index, p.line.id, audio, p.line.audio.name, p.args, p.request)
 
 
 def _finish(

@@ -1,6 +1,6 @@
-"""One dialogue line → one track, in a worker process or a Ray actor, through `animate`'s code path.
+"""One dialogue line → one track, in a worker process or a Ray actor, through the animate pipeline.
 
-The task carries everything the worker needs (the audio's bytes, the line's arguments and options), so
+The task carries everything the worker needs (the audio's bytes, the line's arguments and request), so
 workers need no access to the driver's files.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import MouthpieceError
+from core.pipeline import AnimateRequest
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,9 @@ class LineTask:
     audio: bytes
     audio_name: str
     args: argparse.Namespace
-    """the `animate` arguments of this line (batch defaults overridden by the manifest), transcript inlined"""
-    options: Any  # core.engines.EngineOptions, built by the driver with animate.engine_options
+    """the `animate` arguments of this line (batch defaults overridden by the manifest): which engine, where"""
+    request: AnimateRequest
+    """what to animate, built by the driver from ``args``"""
 
 
 @dataclass(frozen=True)
@@ -70,16 +72,11 @@ class LineAnimator:
         return LineOutcome(task.index, task.id, track, error, time.perf_counter() - start)
 
     def _animate(self, task: LineTask) -> Any:
-        from cli.commands.animate import apply_head_motion, retarget_take
         from core.audio import decode_audio
-        from core.retarget import check_rigs
+        from core.pipeline import animate
 
-        args = task.args
         audio = decode_audio(task.audio, task.audio_name)
-        engine = self._engine(args)
-        check_rigs(engine.rig, args.rig)  # before the engine runs: the rig to retarget onto must be there
-        track = engine.run(audio, task.options)
-        return retarget_take(apply_head_motion(track, audio, args), args.rig)
+        return animate(self._engine(task.args), audio, task.request, posevae_device=task.args.device)
 
     def _engine(self, args: argparse.Namespace) -> Any:
         from core.engines import get_engine

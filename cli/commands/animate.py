@@ -3,19 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-HELP = "animate an audio clip with an engine and write the track (.npz or .json)"
+if TYPE_CHECKING:
+    from core.engines.base import ProgressFn
+    from core.pipeline import AnimateRequest
+
+HELP = (
+    "animate an audio clip with an engine and write the track (.npz or .json; .csv Live Link Face, "
+    ".pkl EMOTE, .npy StyleTalk, .mat SadTalker)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "audio", nargs="?", type=Path, help="speech clip (WAV/FLAC/OGG/MP3...); optional with --phonemes"
     )
-    parser.add_argument("-o", "--output", type=Path, required=True, help="track file to write (.npz or .json)")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="track file to write: .npz or .json, or .csv (Live Link Face, ARKit), .pkl (EMOTE, FLAME), "
+        ".npy (StyleTalk, BFM), .mat (SadTalker, BFM)",
+    )
     add_engine_arguments(parser)
     parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
     parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
@@ -32,15 +47,6 @@ def add_rig_argument(parser: argparse.ArgumentParser) -> None:
         choices=("arkit", "flame", "bfm"),
         help="retarget the take onto this rig (arkit: any ARKit-named character); default: the engine's own",
     )
-
-
-def retarget_take(track, rig: str | None):  # -> Track
-    """The take on ``rig`` (retargeted through the built-in ARKit head when it is another rig)."""
-    if rig is None or rig == track.rig:
-        return track
-    from core.retarget import retarget
-
-    return retarget(track, rig)
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,110 +75,7 @@ def add_head_motion_arguments(parser: argparse.ArgumentParser) -> None:
         default="engine",
         help="head motion: the engine's own (default), SadTalker's PoseVAE (needs its weights), or none",
     )
-    parser.add_argument("--pose-style", default="0", help="SadTalker pose style 0..45 (with --head-motion sadtalker)")
-
-
-def check_head_motion(args: argparse.Namespace) -> None:
-    """Fail before the engine runs when SadTalker head motion cannot be added (bad style, no weights)."""
-    from core.errors import InputError
-
-    if args.head_motion != "sadtalker":
-        if args.pose_style != "0" and args.engine != "sadtalker":
-            raise InputError("--pose-style only applies with --head-motion sadtalker")
-        return
-    from core.engines.sadtalker.loader import default_weights_path, missing_weights_message
-    from core.engines.sadtalker.posevae import parse_pose_style
-    from core.errors import ModelMissingError
-
-    parse_pose_style(args.pose_style)
-    if args.engine != "sadtalker" and not default_weights_path().is_file():
-        raise ModelMissingError(missing_weights_message(default_weights_path()))
-
-
-def apply_head_motion(track, audio, args: argparse.Namespace):  # -> Track
-    """Replace the track's head rotation with SadTalker's PoseVAE motion when asked to.
-
-    The sadtalker engine makes that motion itself (with its translation), from ``extra["pose_style"]``.
-    """
-    if args.head_motion != "sadtalker" or args.engine == "sadtalker":
-        return track
-    from core.engines.sadtalker import add_head_motion
-
-    return add_head_motion(
-        track, audio, _number(args.pose_style, "pose-style", int), _seed(args.seed), device=args.device
-    )
-
-
-def _number(value: str, name: str, kind: type = float) -> Any:
-    from core.errors import InputError
-
-    try:
-        return kind(value)
-    except ValueError:
-        raise InputError(f"--{name} must be a {'whole ' if kind is int else ''}number, got '{value}'") from None
-
-
-def _seed(value: str) -> int:
-    """--seed as the server takes it: a whole number 0..2³¹-1."""
-    from core.errors import InputError
-
-    seed = _number(value, "seed", int)
-    if not 0 <= seed < 2**31:
-        raise InputError(f"--seed must be a whole number from 0 to {2**31 - 1}, got {seed}")
-    return int(seed)
-
-
-def _phonemes(path: Path) -> list[int]:
-    from core.errors import InputError
-
-    if not path.is_file():
-        raise InputError(f"phoneme file not found: {path}")
-    try:
-        seq = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise InputError(f"{path.name}: not a JSON list of phoneme indices") from None
-    if not isinstance(seq, list) or not seq or not all(isinstance(i, int) and i >= 0 for i in seq):
-        raise InputError(f"{path.name}: expected a non-empty JSON list of phoneme indices (whole numbers ≥ 0)")
-    return seq
-
-
-def _transcript(args: argparse.Namespace) -> str | None:
-    from core.errors import InputError
-
-    if args.transcript_file is None:
-        return args.transcript
-    if not args.transcript_file.is_file():
-        raise InputError(f"transcript file not found: {args.transcript_file}")
-    try:
-        return args.transcript_file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{args.transcript_file.name}: the transcript must be UTF-8 text") from None
-
-
-def engine_options(args: argparse.Namespace, *, fps: float | None = None, phonemes: list[int] | None = None):
-    """EngineOptions from the arguments of :func:`add_engine_arguments` (raises InputError on bad values)."""
-    from core.engines.base import EngineOptions
-
-    extra: dict[str, Any] = {
-        "blinks": not args.no_blinks,
-        "head_motion": args.head_motion == "engine" or (args.engine == "sadtalker" and args.head_motion != "none"),
-        "eye_motion": not args.no_eye_motion,
-    }
-    if args.engine == "sadtalker":
-        extra["pose_style"] = _number(args.pose_style, "pose-style", int)
-    if args.identity is not None:
-        extra["identity"] = int(args.identity) if args.identity.isdigit() else args.identity
-    if phonemes is not None:
-        extra["phonemes"] = phonemes
-    return EngineOptions(
-        emotion=args.emotion,
-        intensity=_number(args.intensity, "intensity"),
-        style=args.style,
-        seed=_seed(args.seed),
-        transcript=_transcript(args),
-        fps=fps,
-        extra=extra,
-    )
+    parser.add_argument("--pose-style", help="SadTalker pose style 0..45, default 0 (with --head-motion sadtalker)")
 
 
 def check_style(args: argparse.Namespace, engine: Any) -> None:
@@ -193,23 +96,18 @@ def run(args: argparse.Namespace) -> int:
     from core.audio import SAMPLE_RATE, load_audio
     from core.engines import get_engine
     from core.errors import InputError
+    from core.pipeline import AnimateRequest, animate
 
-    if args.output.suffix.lower() not in (".npz", ".json"):
-        raise InputError(f"the output must end in .npz or .json, not '{args.output.suffix or args.output.name}'")
+    kind = output_kind(args.output)
     if not args.output.parent.is_dir():
         raise InputError(f"the output folder does not exist: {args.output.parent}")
     if args.audio is None and args.phonemes is None:
         raise InputError("give an AUDIO file (or --phonemes for an engine that animates from phonemes)")
-    options = engine_options(
-        args,
-        fps=_number(args.fps, "fps") if args.fps is not None else None,
-        phonemes=_phonemes(args.phonemes) if args.phonemes is not None else None,
-    )
-    check_head_motion(args)
+    request = AnimateRequest.from_args(args)
     if args.audio is not None:
         audio = load_audio(args.audio)
     else:  # phonemes only: silent audio as long as the phoneme sequence (30 fps)
-        audio = np.zeros(round(len(options.extra["phonemes"]) / 30.0 * SAMPLE_RATE), dtype=np.float32)
+        audio = np.zeros(round(len(request.phonemes or ()) / 30.0 * SAMPLE_RATE), dtype=np.float32)
     engine = get_engine(
         args.engine,
         model_dir=args.model_dir,
@@ -218,16 +116,16 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     check_style(args, engine)
-    if args.rig is not None:
-        from core.retarget import check_rigs
+    request = fit_to_file(request, engine.rig, kind, args.output)
+    with progress_bar(args.quiet) as progress:
+        track = animate(engine, audio, request, progress, posevae_device=args.device)
+    if kind == "track":
+        track.save(args.output)
+    else:
+        from core.adapters import export_track
 
-        check_rigs(engine.rig, args.rig)
-    track = _run_with_progress(engine, audio, options, quiet=args.quiet)
-    track = apply_head_motion(track, audio, args)
-    track = retarget_take(track, args.rig)
-    track.save(args.output)
-    for warning in track.meta.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
+        export_track(track, args.output, kind)  # whole or not at all
+    print_warnings(track)
     if not args.quiet:
         print(
             f"wrote {args.output}: {track.num_frames} frames at {track.fps:g} fps "
@@ -236,18 +134,59 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_with_progress(engine, audio, options, quiet: bool):  # -> Track
-    """Run the engine with a progress bar on the terminal (none when quiet or not a terminal)."""
+def output_kind(path: Path) -> str:
+    """The track format that ``path``'s suffix names (``track`` for .npz/.json: no adapter is imported)."""
+    if path.suffix.lower() in (".npz", ".json"):
+        return "track"
+    from core.adapters import kind_for, known_suffixes
+    from core.errors import InputError
+
+    try:
+        return kind_for(path)
+    except InputError:
+        known = ", ".join(known_suffixes())
+        raise InputError(f"the output must end in {known}, not '{path.suffix or path.name}'") from None
+
+
+def fit_to_file(request: AnimateRequest, engine_rig: str, kind: str, path: Path) -> AnimateRequest:
+    """``request`` on the rig and at the rate that ``kind``'s file holds; refuses what cannot fit."""
+    if kind == "track":
+        return request
+    from dataclasses import replace
+
+    from core.adapters import FILE_RIGS
+    from core.errors import InputError
+
+    rig, fps = FILE_RIGS[kind]
+    what = f"{path.suffix.lower()} file"
+    if (request.rig or engine_rig) != rig:
+        hint = f"add --rig {rig}" if request.rig is None else f"choose --rig {rig}"
+        raise InputError(
+            f"a {what} holds the {rig} rig; this take is on the {request.rig or engine_rig} rig: {hint}, or write .npz"
+        )
+    if fps is None:
+        return request
+    if request.fps is not None and float(request.fps) != fps:
+        raise InputError(f"a {what} is written at {fps:g} fps; leave out --fps or write .npz")
+    return replace(request, fps=fps)
+
+
+def print_warnings(track: Any) -> None:
+    """The take's warnings on stderr, one line each."""
+    for warning in track.meta.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def progress_bar(quiet: bool) -> Iterator[ProgressFn | None]:
+    """A progress callback drawing a bar on the terminal (None when quiet or not a terminal)."""
     if quiet or not sys.stderr.isatty():
-        return engine.run(audio, options)
+        yield None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (TextColumn("{task.description:<24}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("starting", total=1.0)
-
-        def progress(fraction: float, message: str) -> None:
-            bar.update(task, completed=fraction, description=message)
-
-        return engine.run(audio, options, progress=progress)
+        yield lambda fraction, message: bar.update(task, completed=fraction, description=message)

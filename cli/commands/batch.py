@@ -75,16 +75,14 @@ def run_batch(args: argparse.Namespace, progress: Callable[[int], ContextManager
     Returns the :class:`cli.batch.driver.Summary`.
     """
     from cli.batch import driver
-    from cli.commands.animate import _number, check_head_motion, engine_options
     from core.batch.manifest import read_manifest
     from core.batch.outputs import parse_formats
     from core.errors import InputError
+    from core.pipeline import AnimateRequest, check_head_motion
 
     lines = read_manifest(args.manifest)
     formats = parse_formats(args.formats)
-    # the batch's defaults are checked once, before any line
-    engine_options(args, fps=None if args.fps is None else _number(args.fps, "fps"))
-    check_head_motion(args)
+    check_head_motion(AnimateRequest.from_args(args))  # the batch's defaults are checked once, before any line
     outdir: Path = args.output_dir
     if outdir.exists() and not outdir.is_dir():
         raise InputError(f"the output folder is a file: {outdir}")

@@ -114,20 +114,15 @@ def _quiet_fds(enabled: bool) -> Iterator[tuple[TextIO, TextIO]]:
 
 
 def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
-    """Run the engine in-process on the clip; returns the track and the rig it animates."""
-    from cli.commands.animate import (
-        _run_with_progress,
-        apply_head_motion,
-        check_head_motion,
-        check_style,
-        engine_options,
-    )
+    """Run the engine in-process on the clip, at its native rate; returns the track and the rig it animates."""
+    from cli.commands.animate import check_style, print_warnings, progress_bar
     from core.audio import load_audio
     from core.engines import get_engine
     from core.errors import InputError, ModelMissingError
+    from core.pipeline import AnimateRequest, animate
     from core.rigs import load_rig
 
-    options = engine_options(args)
+    request = AnimateRequest.from_args(args, fps=None, rig=None)  # the bake fits the take to the scene's rate
     engine = get_engine(args.engine, device=args.device)
     check_style(args, engine)
     ready, why = engine.status()
@@ -139,16 +134,10 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
             f"engine '{args.engine}' animates the '{engine.rig}' rig, not '{rig.name}'; leave out --rig "
             f"or choose --rig {engine.rig}"
         )
-    check_head_motion(args)
     audio = load_audio(args.audio)
-    track = apply_head_motion(_run_with_progress(engine, audio, options, quiet=args.quiet), audio, args)
-    expects, version = track.meta.get("expects_flame"), rig.meta.get("version")
-    if expects and version and expects != f"FLAME {version}":
-        track.meta.setdefault("warnings", []).append(
-            f"this engine's parameters belong to {expects}, but the imported FLAME is {version}"
-        )
-    for warning in track.meta.get("warnings", []):
-        print(f"warning: {warning}", file=sys.stderr)
+    with progress_bar(args.quiet) as progress:
+        track = animate(engine, audio, request, progress, posevae_device=args.device)
+    print_warnings(track)
     return track, rig
 
 

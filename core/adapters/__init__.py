@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from core.adapters import emote_pkl, sadtalker_mat, styletalk_npy
 from core.adapters.arkit_csv import read_arkit_csv, write_arkit_csv
 from core.adapters.emote_pkl import read_emote_pkl, write_emote_pkl
 from core.adapters.sadtalker_mat import read_sadtalker_mat, write_sadtalker_mat
@@ -34,13 +35,27 @@ KINDS: dict[str, tuple[tuple[str, ...], Reader, Writer]] = {
 }
 
 
+FILE_RIGS: dict[str, tuple[str, float | None]] = {
+    "emote": ("flame", emote_pkl.FPS),
+    "styletalk": ("bfm", styletalk_npy.FPS),
+    "sadtalker": ("bfm", sadtalker_mat.FPS),
+    "arkit": ("arkit", None),
+}
+"""kind → (the rig its files hold, the frame rate they are written at; None: the track's own)."""
+
+
+def known_suffixes() -> list[str]:
+    """Every known suffix, Mouthpiece's own first."""
+    return [suffix for known, _, _ in KINDS.values() for suffix in known]
+
+
 def kind_for(path: str | Path) -> str:
     """The kind whose suffix ``path`` has."""
     suffix = Path(path).suffix.lower()
     for kind, (suffixes, _, _) in KINDS.items():
         if suffix in suffixes:
             return kind
-    known = ", ".join(s for suffixes, _, _ in KINDS.values() for s in suffixes)
+    known = ", ".join(known_suffixes())
     raise InputError(f"{path}: unknown track file type '{suffix}' (known: {known})")
 
 

@@ -22,7 +22,9 @@ class EngineOptions:
     """Options every engine understands; engine-specific ones go in ``extra``.
 
     ``emotion_keys`` is an optional time-varying emotion: a list of (seconds, emotion, intensity),
-    overriding ``emotion``/``intensity`` where given.
+    overriding ``emotion``/``intensity`` where given. ``fps`` is the rate the take is wanted at: an engine
+    may compute at it directly (the builtin engine does) or return its native rate, which
+    :func:`core.pipeline.animate` then resamples.
     """
 
     emotion: str = "neutral"

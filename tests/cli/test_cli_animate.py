@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,9 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli.main import main
+from cli.main import build_parser, main
 from core.arkit import ARKIT_CHANNELS
 from core.audio import load_audio
+from core.errors import InputError
+from core.pipeline import AnimateRequest
 from core.track import Track
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -63,13 +67,16 @@ def test_animate_json_and_switches(tmp_path, capsys):
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--emotion", "bored"], "unknown emotion"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--intensity", "2"], "intensity must be between 0 and 1"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--intensity", "high"], "--intensity must be a number"),
-        ([str(HELLO_WAV), "-o", "{tmp}/t.txt"], "must end in .npz or .json"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.txt"], "must end in .npz, .json, .pkl, .npy, .mat, .csv, not '.txt'"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.pkl"], "a .pkl file holds the flame rig; this take is on the arkit rig: add"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.mat", "--rig", "flame"], "a .mat file holds the bfm rig; this take is on"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.mat", "--engine", "sadtalker", "--fps", "30"], "written at 25 fps"),
         (["-o", "{tmp}/t.npz"], "give an AUDIO file"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--engine", "nope"], "unknown engine"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--transcript-file", "{tmp}/none.txt"], "not found"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--seed", "-1"], "--seed must be a whole number from 0 to"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--style", "happy"], "engine 'builtin' takes no style"),
-        ([str(HELLO_WAV), "-o", "{tmp}"], "must end in .npz or .json"),
+        ([str(HELLO_WAV), "-o", "{tmp}"], "must end in .npz, .json"),
     ],
 )
 def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -80,6 +87,20 @@ def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert len(err.splitlines()) == 1 and err.startswith("mouthpiece animate: error:")
     assert message in err
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_a_live_link_face_csv_reads_back_as_the_take(hello_track, tmp_path, capsys):
+    from core.adapters import import_track
+
+    out = tmp_path / "take.csv"
+    options = ["--emotion", "happy", "--intensity", "0.7", "--seed", "5", "--fps", "30"]
+    assert main(["animate", str(HELLO_WAV), "-o", str(out), "--transcript-file", str(HELLO_TXT), *options]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {out}: {hello_track.num_frames} frames at 30 fps")
+    back = import_track(out)
+    assert (back.rig, back.fps, back.num_frames) == ("arkit", 30.0, hello_track.num_frames)
+    for name in ("jawOpen", "mouthClose", "eyeBlinkLeft", "cheekSquintLeft"):
+        np.testing.assert_allclose(back.channel(name), hello_track.channel(name), atol=1e-6)
+    assert not [p for p in tmp_path.iterdir() if p != out], "no temporary file is left beside it"
 
 
 def test_phonemes_alone_need_no_audio(tmp_path):
@@ -109,3 +130,44 @@ def test_builtin_path_imports_neither_torch_nor_heavy_scipy(tmp_path):
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=EXAMPLES.parent)
     assert proc.stdout.strip() == "0 []", proc.stderr
+
+
+def _args(**given: object) -> argparse.Namespace:
+    """`mouthpiece animate`'s arguments as argparse leaves them (text as typed)."""
+    words = ["animate", "clip.wav", "-o", "t.npz"]
+    for name, value in given.items():
+        words += [f"--{name.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return build_parser("animate").parse_args(words)
+
+
+def test_the_arguments_make_the_pipelines_request(tmp_path) -> None:
+    seq = tmp_path / "seq.json"
+    seq.write_text("[31, 21, 0]")
+    text = tmp_path / "words.txt"
+    text.write_text("hello there", encoding="utf-8")
+    request = AnimateRequest.from_args(
+        _args(
+            engine="sadtalker",
+            seed=7,
+            intensity=0.25,
+            fps=29.97,
+            identity="3",
+            pose_style=5,
+            rig="arkit",
+            phonemes=seq,
+            transcript_file=text,
+            no_blinks=True,
+        )
+    )
+    assert request == AnimateRequest(
+        engine="sadtalker", intensity=0.25, seed=7, identity=3, transcript="hello there", fps=29.97, blinks=False,
+        pose_style=5, rig="arkit", phonemes=[31, 21, 0])  # fmt: skip
+    assert AnimateRequest.from_args(_args(rig="bfm", fps=24), fps=None, rig=None) == AnimateRequest()
+    for given, message in [
+        ({"pose_style": 0}, "--pose-style only applies with --head-motion sadtalker"),
+        ({"seed": -1}, "--seed must be a whole number from 0 to 2147483647"),
+        ({"fps": "fast"}, "--fps must be a number, got 'fast'"),
+        ({"head_motion": "sadtalker", "pose_style": "x"}, "pose style must be an integer in 0..45"),
+    ]:
+        with pytest.raises(InputError, match=re.escape(message)):
+            AnimateRequest.from_args(_args(**given))

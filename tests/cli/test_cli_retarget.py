@@ -125,3 +125,28 @@ def test_builtin_take_onto_flame_and_a_missing_rig(env, models, monkeypatch, cap
     assert main(["animate", str(HELLO_WAV), "--engine", "emote", "--rig", "arkit", "-q", "-o", str(env / "x.npz")]) == 2
     err = capsys.readouterr().err
     assert "FLAME rig is not imported" in err and "Traceback" not in err and not (env / "x.npz").exists()
+
+
+def test_other_tools_files_read_back_as_the_take(env):
+    """`animate -o` writes EMOTE's .pkl, SadTalker's .mat and StyleTalk's .npy, each at its own rate."""
+    from core.adapters import import_track
+    from core.resample import resample
+
+    base = ["animate", str(HELLO_WAV), "--device", "cpu", "-q"]
+    for name in ("take.npz", "take.pkl"):
+        assert main([*base, "--engine", "emote", "-o", str(env / name)]) == 0
+    take, pkl = Track.load(env / "take.npz"), import_track(env / "take.pkl")
+    assert (pkl.rig, pkl.fps, pkl.num_frames) == ("flame", 25.0, take.num_frames)
+    for channel in pkl.channels:
+        np.testing.assert_allclose(pkl.channel(channel), take.channel(channel), atol=1e-6)
+    np.testing.assert_allclose(pkl.rotations["jaw"], take.rotations["jaw"], atol=1e-6)
+    for name in ("bfm.npz", "take.mat", "take.npy"):
+        assert main([*base, "--engine", "sadtalker", "-o", str(env / name)]) == 0
+    bfm = Track.load(env / "bfm.npz")
+    at30 = resample(bfm, 30)
+    for name, fps, expected in (("take.mat", 25.0, bfm), ("take.npy", 30.0, at30)):
+        back = import_track(env / name)
+        assert (back.rig, back.fps, back.num_frames) == ("bfm", fps, expected.num_frames), name
+        for channel in bfm.channels:
+            np.testing.assert_allclose(back.channel(channel), expected.channel(channel), atol=1e-5, err_msg=name)
+    assert not list(env.glob(".*part*")), "no temporary file is left"

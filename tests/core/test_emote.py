@@ -39,6 +39,7 @@ from core.engines.emote.windows import (  # noqa: E402
     single_pass_frames,
 )
 from core.errors import Cancelled, InputError, ModelFormatError, ModelMissingError  # noqa: E402
+from core.pipeline import AnimateRequest, animate  # noqa: E402
 from core.testing.signals import speech_like  # noqa: E402
 
 ATOL = 1e-4
@@ -446,8 +447,9 @@ def test_time_varying_emotion(engine: EmoteEngine) -> None:
 # ---- lengths ------------------------------------------------------------------------------------
 def test_requested_frame_rate(engine: EmoteEngine) -> None:
     audio = speech_like(2.0)
-    native = engine.run(audio, EngineOptions())
-    at50 = engine.run(audio, EngineOptions(fps=50))
+    native = engine.run(audio, EngineOptions(fps=50))
+    assert native.fps == 25.0, "the engine returns its native rate; the pipeline resamples"
+    at50 = animate(engine, audio, AnimateRequest(engine="emote", fps=50))
     assert at50.fps == 50.0 and at50.num_frames == 2 * native.num_frames - 1
     np.testing.assert_array_equal(at50.values[::2], native.values)
     np.testing.assert_allclose(at50.values[1], (native.values[0] + native.values[1]) / 2, atol=1e-6)

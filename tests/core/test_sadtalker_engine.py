@@ -17,6 +17,7 @@ from core.engines.sadtalker.engine import BLINK, blink_ratio, blink_schedule, pr
 from core.engines.sadtalker.loader import load_expnet, load_posevae
 from core.engines.sadtalker.posevae import predict_pose
 from core.errors import InputError, ModelMissingError
+from core.pipeline import AnimateRequest, animate
 from core.resample import output_frame_count
 from core.testing.signals import speech_like
 from core.track import Track
@@ -65,7 +66,8 @@ def test_sadtalker_engine_options(weights, audio):
     assert not no_blinks.meta["blinks"] and np.abs(no_blinks.values - base.values).max() > 1e-4
     ref = engine.run(audio, EngineOptions(seed=1, extra={"ref_exp": [0.5] * 64}))
     assert np.abs(ref.values - base.values).max() > 1e-4
-    at30 = engine.run(audio, EngineOptions(seed=1, fps=30))
+    assert engine.run(audio, EngineOptions(seed=1, fps=30)).fps == 25, "the pipeline resamples, not the engine"
+    at30 = animate(engine, audio, AnimateRequest(engine="sadtalker", seed=1, fps=30))
     assert at30.fps == 30 and at30.num_frames == output_frame_count(37, 25, 30)
     np.testing.assert_allclose(at30.values[6], base.values[5], atol=1e-6)  # 0.2 s is a shared frame time
     for extra, message in [

@@ -96,6 +96,18 @@ def test_sadtalker_head_motion_keeps_the_engines_head_still() -> None:
     assert not own.sadtalker_head, "the sadtalker engine's own motion is PoseVAE's"
 
 
+def test_job_params_make_the_pipelines_request() -> None:
+    from core.pipeline import AnimateRequest
+
+    params = JobParams(head_motion=False, fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)])
+    assert AnimateRequest.from_params(params) == AnimateRequest(
+        head_motion="none", fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)]
+    )
+    moved = {True: "engine", False: "none", "sadtalker": "sadtalker"}
+    for value, source in moved.items():
+        assert AnimateRequest.from_params(JobParams(head_motion=value)).head_motion == source
+
+
 def test_a_crashed_engine_process_fails_its_job_and_is_replaced(tmp_path: Path) -> None:
     speech = np.tile(load_audio(HELLO), 4)
     jobs = manager(tmp_path)

@@ -165,8 +165,4 @@ class EmoteEngine:
             rotations={"jaw": pred[:, exp_dim : exp_dim + 3]},
             meta=meta,
         )
-        if options.fps and float(options.fps) != FPS:
-            from core.resample import resample
-
-            track = resample(track, float(options.fps))
         return track

@@ -28,15 +28,9 @@ from core.engines.sadtalker.loader import (
     load_posevae,
     missing_weights_message,
 )
-from core.engines.sadtalker.posevae import (
-    POSE_STYLES,
-    PoseVAENet,
-    check_frames,
-    parse_pose_style,
-    predict_pose,
-)
+from core.engines.sadtalker.posevae import PoseVAENet, check_frames, predict_pose
 from core.errors import InputError, ModelMissingError
-from core.resample import resample
+from core.head_motion import POSE_STYLES, parse_pose_style
 from core.track import Track
 
 BLINK = (0.5, 0.9, 1.0, 0.9, 0.5)  # eye-closure ratio over a blink's five frames
@@ -171,8 +165,6 @@ class SadTalkerEngine:
             track = coeffs_to_track(np.concatenate([exp, pose], axis=1), FPS, meta)
         else:
             track = Track(fps=FPS, rig=self.rig, channels=list(BFM_EXP_CHANNELS), values=exp, meta=meta)
-        if options.fps and float(options.fps) != FPS:
-            track = resample(track, float(options.fps))
         report(1.0, "done")
         return track
 

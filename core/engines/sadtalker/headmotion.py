@@ -18,8 +18,9 @@ import numpy as np
 from core.adapters.bfm_pose import angles_to_rotvec
 from core.engines.sadtalker.audio import FPS, mel_windows
 from core.engines.sadtalker.loader import default_weights_path, load_posevae, missing_weights_message
-from core.engines.sadtalker.posevae import PoseVAENet, parse_pose_style, predict_pose
+from core.engines.sadtalker.posevae import PoseVAENet, predict_pose
 from core.errors import ModelMissingError
+from core.head_motion import parse_pose_style
 from core.resample import resample
 from core.track import Track
 

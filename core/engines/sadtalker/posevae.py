@@ -21,8 +21,8 @@ from torch import nn
 
 from core.engines.sadtalker.expnet import ENCODER_WIDTHS, audio_encoder, encode, encoder_widths
 from core.errors import InputError
+from core.head_motion import POSE_STYLES, parse_pose_style
 
-POSE_STYLES = 46  # the release's pose classes
 POSE_DIM = 6  # 3 angles (radians, Deep3DFaceRecon's x, y, z) + 3 translations
 SMOOTH_WINDOW = 13
 SMOOTH_ORDER = 2
@@ -217,14 +217,6 @@ def check_frames(num_frames: int) -> int:
             f"{MIN_FRAMES} ({MIN_FRAMES / 25:.2f} s of audio)"
         )
     return num_frames
-
-
-def parse_pose_style(value: object, num_classes: int = POSE_STYLES) -> int:
-    """A pose style id in 0..num_classes-1 from an int or a string of digits."""
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.lstrip("-").isdigit() or not 0 <= int(text) < num_classes:
-        raise InputError(f"pose style must be an integer in 0..{num_classes - 1}, got {value!r}")
-    return int(text)
 
 
 def smooth_pose(pose: np.ndarray) -> np.ndarray:
