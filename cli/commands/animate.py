@@ -80,13 +80,13 @@ def check_head_motion(args: argparse.Namespace) -> None:
         if args.pose_style != "0" and args.engine != "sadtalker":
             raise InputError("--pose-style only applies with --head-motion sadtalker")
         return
-    from core.engines.sadtalker.loader import default_weights_path, missing_weights_message
     from core.engines.sadtalker.posevae import parse_pose_style
     from core.errors import ModelMissingError
+    from core.model_files import SADTALKER
 
     parse_pose_style(args.pose_style)
-    if args.engine != "sadtalker" and not default_weights_path().is_file():
-        raise ModelMissingError(missing_weights_message(default_weights_path()))
+    if args.engine != "sadtalker" and not SADTALKER.default_path().is_file():
+        raise ModelMissingError(SADTALKER.missing_message())
 
 
 def apply_head_motion(track, audio, args: argparse.Namespace):  # -> Track

@@ -21,13 +21,7 @@ from core.audio import SAMPLE_RATE
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
 from core.engines.sadtalker.audio import FPS, mel_windows
 from core.engines.sadtalker.expnet import EXP_DIM, ExpNet
-from core.engines.sadtalker.loader import (
-    WEIGHTS_NAME,
-    default_weights_path,
-    load_expnet,
-    load_posevae,
-    missing_weights_message,
-)
+from core.engines.sadtalker.loader import load_expnet, load_posevae
 from core.engines.sadtalker.posevae import (
     POSE_STYLES,
     PoseVAENet,
@@ -36,6 +30,7 @@ from core.engines.sadtalker.posevae import (
     predict_pose,
 )
 from core.errors import InputError, ModelMissingError
+from core.model_files import SADTALKER
 from core.resample import resample
 from core.track import Track
 
@@ -102,7 +97,7 @@ class SadTalkerEngine:
         if checkpoint:
             self.weights = Path(checkpoint)
         else:
-            self.weights = Path(model_dir) / WEIGHTS_NAME if model_dir else default_weights_path()
+            self.weights = Path(model_dir) / SADTALKER.name if model_dir else SADTALKER.default_path()
         self.device = device
         self._expnet: ExpNet | None = None
         self._posevae: PoseVAENet | None = None
@@ -110,7 +105,7 @@ class SadTalkerEngine:
     def status(self) -> tuple[bool, str]:
         if self.weights.is_file():
             return True, f"weights: {self.weights}"
-        return False, missing_weights_message(self.weights)
+        return False, SADTALKER.missing_message(self.weights)
 
     def describe(self) -> dict[str, Any]:
         return {
