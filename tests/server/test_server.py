@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -261,6 +262,24 @@ def test_other_audio_formats_are_accepted(client: httpx.Client, speech: np.ndarr
     assert status["audio_seconds"] == pytest.approx(1.0, abs=0.06)  # MP3/AAC pad a few ms
     client.delete(f"/v1/jobs/{r.json()['id']}")
     assert wait_for(client, r.json()["id"], FINISHED)["state"] in ("done", "cancelled")
+
+
+def test_a_held_job_lock_does_not_stall_the_event_loop(
+    server: RunningServer, client: httpx.Client, short_wav: bytes
+) -> None:
+    """A worker holds the job store's lock while it writes: a status request waits for it off the event
+    loop, and requests that need no lock are answered meanwhile."""
+    job_id = submit(client, short_wav).json()["id"]
+    assert wait_for(client, job_id, FINISHED)["state"] == "done"
+    manager = server.server.config.app.state.manager
+    with ThreadPoolExecutor(1) as pool, server.client() as poller:
+        with manager._lock:  # what a worker thread holds while it writes a job's files
+            status = pool.submit(poller.get, f"/v1/jobs/{job_id}", params={"wait": 5})
+            time.sleep(0.5)  # the status request reaches the lock and waits there
+            track = client.get(f"/v1/jobs/{job_id}/track", timeout=10)
+            assert track.status_code == 200 and Track.from_npz(track.content).num_frames > 0
+            assert not status.done(), "the status request did not wait for the lock"
+        assert status.result(timeout=10).json()["state"] == "done"
 
 
 # ---- cancel and the queue bound --------------------------------------------------------------

@@ -15,7 +15,7 @@ from server.app import create_app
 from server.settings import Settings
 
 app = create_app(Settings(data_dir=sys.argv[1]))
-print(app.state.pool.device, sorted(m for m in ("torch", "safetensors", "transformers") if m in sys.modules))
+print(app.state.server.device, sorted(m for m in ("torch", "safetensors", "transformers") if m in sys.modules))
 """
 
 
