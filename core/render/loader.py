@@ -154,6 +154,6 @@ def load_renderer(
     state = tensor_entry(ckpt, CHECKPOINT_KEY, checkpoint, "PIRenderer checkpoint")
     cfg = config_from_state_dict(state, overrides)
     net = FaceGenerator(cfg)
-    check_state_dict(shapes_of(net), state, checkpoint.name, "PIRenderer's FaceGenerator", optional=_is_dead_key)
+    check_state_dict(shapes_of(net), state, checkpoint.name, "PIRenderer", optional=_is_dead_key)
     net.load_state_dict(state, strict=False)  # every live key was checked above; dead keys may be absent
     return net.to(device).eval()

@@ -180,7 +180,7 @@ def load_weights(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source:
     """Strict load that names every missing, unexpected and misshapen key (``assign`` adopts the tensors)."""
     expected = shapes_of(model)
     sd = rename_for(set(expected), sd)
-    check_state_dict(expected, sd, str(source), "the EMOTE layout")
+    check_state_dict(expected, sd, str(source), "EMOTE")
     model.load_state_dict(sd, strict=True, assign=assign)
 
 

@@ -19,7 +19,7 @@ from typing import TypeVar
 import torch
 from safetensors import SafetensorError, safe_open
 
-from core.checkpoints import check_state_dict, shapes_of
+from core.checkpoints import check_state_dict, listed, shapes_of
 from core.engines.sadtalker.expnet import ExpNet, expnet_dims
 from core.engines.sadtalker.posevae import POSE_DIM, PoseVAEDims, PoseVAENet, ResUnet, posevae_dims
 from core.errors import ModelFormatError, ModelMissingError
@@ -76,7 +76,7 @@ def training_only_layout(dims: PoseVAEDims) -> dict[str, tuple[int, ...]]:
 
 def check_layout(name: str, state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> None:
     """:func:`~core.checkpoints.check_state_dict` against SadTalker's layout; BatchNorm counters may be absent."""
-    check_state_dict(expected, state, name, "SadTalker's layout", optional=lambda k: k.endswith(_OPTIONAL_SUFFIX))
+    check_state_dict(expected, state, name, "SadTalker", optional=lambda k: k.endswith(_OPTIONAL_SUFFIX))
 
 
 def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict[str, torch.Tensor]) -> D:
@@ -84,7 +84,9 @@ def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict
     try:
         return infer(state)
     except KeyError as exc:
-        raise ModelFormatError(f"{name} does not match SadTalker's layout (missing: {exc.args[0]})") from None
+        raise ModelFormatError(
+            f"{name} does not match SadTalker's layout ({listed('missing', [exc.args[0]])})"
+        ) from None
 
 
 def _load(net: M, state: dict[str, torch.Tensor], device: torch.device) -> M:
