@@ -406,8 +406,8 @@ class JobManager:
 
     # ---- bookkeeping (callers hold self._lock where the name says so) ------------------------
     def _admit_locked(self) -> None:
-        depth = self._depth_locked()
-        if depth + self._storing_now >= self.settings.max_queue:
+        depth = self._depth_locked() + self._storing_now  # a job being stored holds its place
+        if depth >= self.settings.max_queue:
             retry = self._retry_after_locked(depth)
             raise QueueFull(
                 f"the queue is full ({depth} jobs waiting, limit {self.settings.max_queue}); "

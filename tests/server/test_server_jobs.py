@@ -157,7 +157,7 @@ def test_a_submission_writing_its_inputs_holds_no_lock(tmp_path: Path) -> None:
         assert slow.writing.wait(30)
         answers = pool.submit(lambda: (jobs.queue_depth(), jobs.running(), len(jobs.jobs())))
         assert answers.result(timeout=10) == (0, 0, 0), "status reads waited for a job's input write"
-        with pytest.raises(QueueFull):  # the job being stored holds its place in the queue
+        with pytest.raises(QueueFull, match=r"1 jobs waiting, limit 1"):  # the job being stored holds its place
             jobs.submit(JobParams(), CLIP)
         slow.go.set()
         job = storing.result(timeout=30)
