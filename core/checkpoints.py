@@ -155,6 +155,7 @@ def check_state_dict(
 ) -> None:
     """Raise :class:`ModelFormatError` naming the missing, unexpected and wrongly shaped keys of ``got``.
 
+    The one check of every loader: ``name`` is the file, ``model`` whose layout it must have ("StyleTalk");
     ``expected`` maps each key to its shape; keys for which ``optional`` is true may be absent.
     """
     missing = sorted(k for k in expected if k not in got and not optional(k))
@@ -170,7 +171,7 @@ def check_state_dict(
         if keys
     ]
     if problems:
-        raise ModelFormatError(f"{name} does not match {model} ({'; '.join(problems)})")
+        raise ModelFormatError(f"{name} does not match {model}'s layout ({'; '.join(problems)})")
 
 
 def shapes_of(module: torch.nn.Module) -> dict[str, tuple[int, ...]]:

@@ -214,11 +214,11 @@ def check_head_motion(request: AnimateRequest, posevae_weights: str | Path | Non
     """Fail before any engine runs when SadTalker head motion is asked for and its weights are absent."""
     if not request.adds_posevae:
         return
-    from core.engines.sadtalker.loader import default_weights_path, missing_weights_message
+    from core.model_files import SADTALKER
 
-    weights = Path(posevae_weights) if posevae_weights else default_weights_path()
+    weights = Path(posevae_weights) if posevae_weights else SADTALKER.default_path()
     if not weights.is_file():
-        raise ModelMissingError(missing_weights_message(weights))
+        raise ModelMissingError(SADTALKER.missing_message(weights))
 
 
 def _number(value: Any, name: str, kind: type = float) -> Any:

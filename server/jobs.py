@@ -109,7 +109,13 @@ class Job:
 
 
 class JobManager:
-    """Owns every job: accepts, queues, runs (one at a time per device), persists and prunes them."""
+    """Owns every job: accepts, queues, runs (one at a time per device), persists and prunes them.
+
+    ``_lock`` guards the jobs in memory and the order of their records on disk (``job.json``, a few hundred
+    bytes, written as a state changes); the bulk of the disk work (a new job's inputs, removing folders,
+    sizing them to prune) is done outside it, so a status request never waits on a large write. The HTTP
+    event loop never takes it: status handlers read through a worker thread.
+    """
 
     def __init__(self, settings: Settings, pool: EnginePool) -> None:
         self.settings = settings
@@ -123,6 +129,8 @@ class JobManager:
         self._threads: list[threading.Thread] = []
         self._run_seconds: deque[float] = deque(maxlen=20)
         self._stopping = False
+        self._storing_now = 0
+        """Admitted jobs whose inputs are being written (outside the lock); they count against ``max_queue``."""
         self._claim: IO[str] | None = None
         self.on_finish: Callable[[Job], object] | None = None
         """Called (under the manager's lock; keep it short) when a job reaches a final state."""
@@ -198,38 +206,32 @@ class JobManager:
     # ---- requests --------------------------------------------------------------------------
     def submit(self, params: JobParams, audio: np.ndarray) -> Job:
         """Store a new animation job and queue it; raises :class:`QueueFull` when the queue is at its limit."""
-        with self._lock:
-            self._admit_locked()
-            job = Job(
-                id=uuid.uuid4().hex,
-                params=params.model_dump(),
-                audio_seconds=round(len(audio) / SAMPLE_RATE, 3),
-                created=time.time(),
-            )
-            with self._storing(job):
-                np.save(self.root / job.id / AUDIO, np.asarray(audio, dtype=np.float32))
-            self._add_locked(job)
+        job = Job(
+            id=uuid.uuid4().hex,
+            params=params.model_dump(),
+            audio_seconds=round(len(audio) / SAMPLE_RATE, 3),
+            created=time.time(),
+        )
+        with self._storing(job):
+            np.save(self.root / job.id / AUDIO, np.asarray(audio, dtype=np.float32))
         return job
 
     def submit_render(self, params: RenderParams, track: Track, portrait: np.ndarray, audio: np.ndarray | None) -> Job:
         """Store a new render job (bfm track, resized portrait, optional audio) and queue it."""
-        with self._lock:
-            self._admit_locked()
-            job = Job(
-                id=uuid.uuid4().hex,
-                params=params.model_dump(),
-                audio_seconds=round(track.duration, 3),
-                created=time.time(),
-                kind="render",
-            )
-            with self._storing(job):
-                folder = self.root / job.id
-                with open(folder / INPUT_TRACK, "wb") as fh:
-                    track.to_npz(fh)
-                if audio is not None:
-                    np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
-                np.save(folder / PORTRAIT, np.ascontiguousarray(portrait, dtype=np.uint8))
-            self._add_locked(job)
+        job = Job(
+            id=uuid.uuid4().hex,
+            params=params.model_dump(),
+            audio_seconds=round(track.duration, 3),
+            created=time.time(),
+            kind="render",
+        )
+        with self._storing(job):
+            folder = self.root / job.id
+            with open(folder / INPUT_TRACK, "wb") as fh:
+                track.to_npz(fh)
+            if audio is not None:
+                np.save(folder / AUDIO, np.asarray(audio, dtype=np.float32))
+            np.save(folder / PORTRAIT, np.ascontiguousarray(portrait, dtype=np.uint8))
         return job
 
     def get(self, job_id: str) -> Job:
@@ -265,7 +267,8 @@ class JobManager:
             job = self.get(job_id)
             if job.state not in FINISHED:
                 raise InputError(f"job '{job_id}' is {job.state}; cancel it first")
-            self._remove_locked(job)
+            self._jobs.pop(job.id, None)
+        self._remove_files(job)
 
     def track_path(self, job_id: str) -> Path:
         """The track of a finished animation job."""
@@ -403,7 +406,7 @@ class JobManager:
 
     # ---- bookkeeping (callers hold self._lock where the name says so) ------------------------
     def _admit_locked(self) -> None:
-        depth = self._depth_locked()
+        depth = self._depth_locked() + self._storing_now  # a job being stored holds its place
         if depth >= self.settings.max_queue:
             retry = self._retry_after_locked(depth)
             raise QueueFull(
@@ -414,12 +417,18 @@ class JobManager:
 
     @contextmanager
     def _storing(self, job: Job) -> Iterator[None]:
-        """Make ``job``'s folder for its inputs and its record; on an OSError remove it all and raise StorageFull."""
+        """Admit ``job`` (:class:`QueueFull` if the queue is full), write its inputs (the body) and its record
+        outside the lock, then queue it. On an OSError remove it all and raise StorageFull."""
+        with self._lock:
+            self._admit_locked()
+            self._storing_now += 1
         folder = self.root / job.id
+        stored = False
         try:
             folder.mkdir(parents=True)
             yield
             self._save(job)
+            stored = True
         except OSError as exc:
             shutil.rmtree(folder, ignore_errors=True)
             log.error("could not store a new job in %s: %s", self.root, exc)
@@ -428,10 +437,15 @@ class JobManager:
                 f"in its data folder {self.root}; "
                 "free some disk space there (or restart the server with a smaller --keep-days) and try again"
             ) from None
-
-    def _add_locked(self, job: Job) -> None:
-        self._jobs[job.id] = job
-        self._enqueue(job)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        finally:
+            with self._lock:
+                self._storing_now -= 1
+                if stored:
+                    self._jobs[job.id] = job
+                    self._enqueue(job)
 
     def _enqueue(self, job: Job) -> None:
         device = self.pool.device_for(job.engine)
@@ -466,9 +480,11 @@ class JobManager:
         if self.on_finish is not None:
             self.on_finish(job)
 
-    def _remove_locked(self, job: Job) -> None:
-        self._jobs.pop(job.id, None)
-        shutil.rmtree(self.root / job.id, ignore_errors=True)
+    def _remove_files(self, job: Job) -> None:
+        """Remove a forgotten job's folder, its record first (a folder without one is a leftover at start)."""
+        folder = self.root / job.id
+        (folder / RECORD).unlink(missing_ok=True)
+        shutil.rmtree(folder, ignore_errors=True)
 
     def _save(self, job: Job) -> None:
         path = self.root / job.id / RECORD
@@ -528,13 +544,20 @@ class JobManager:
             finished = sorted(
                 (j for j in self._jobs.values() if j.state in FINISHED), key=lambda j: j.finished or j.created
             )
-            sizes = {j.id: _folder_bytes(self.root / j.id) for j in finished}
-            total = sum(sizes.values())
+        sizes = {j.id: _folder_bytes(self.root / j.id) for j in finished}  # a finished job's files do not change
+        total = sum(sizes.values())
+        pruned = []
+        with self._lock:
             for job in finished:
-                if now - (job.finished or job.created) > max_age or total > budget:
+                if self._jobs.get(job.id) is not job:  # deleted meanwhile
                     total -= sizes[job.id]
-                    self._remove_locked(job)
-                    log.info("pruned job %s", job.id)
+                elif now - (job.finished or job.created) > max_age or total > budget:
+                    total -= sizes[job.id]
+                    self._jobs.pop(job.id)
+                    pruned.append(job)
+        for job in pruned:
+            self._remove_files(job)
+            log.info("pruned job %s", job.id)
 
 
 def _folder_bytes(folder: Path) -> int:

@@ -7,25 +7,21 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError, ModelMissingError, MouthpieceError
-from core.render.loader import read_model_config
+from core.model_files import RENDERER, SADTALKER
+from core.render.config_file import read_model_config
 from core.render.portrait import load_portrait
 from core.track import Track
 from server.schemas import HeadMotionReport, RendererReport
 from server.settings import Settings
 
-CHECKPOINT_NAME = "renderer_checkpoint.pt"
 DEFAULT_IMAGE_SIZE = 256
-
-
-def missing_renderer_message(path: Path) -> str:
-    return f"renderer weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) at {path}"
 
 
 def check_renderer(settings: Settings) -> Path:
     """The renderer checkpoint; :class:`ModelMissingError` (409) saying where it goes when absent."""
     path = settings.renderer_checkpoint_path()
     if not path.is_file():
-        raise ModelMissingError(missing_renderer_message(path))
+        raise ModelMissingError(RENDERER.missing_message(path))
     return path
 
 
@@ -49,16 +45,14 @@ def renderer_report(settings: Settings) -> RendererReport:
         size: int | None = image_size(settings)
     except MouthpieceError:
         size = None
-    message = f"weights: {path}" if ready else missing_renderer_message(path)
+    message = f"weights: {path}" if ready else RENDERER.missing_message(path)
     return RendererReport(ready=ready, message=message, checkpoint=str(path), image_size=size)
 
 
 def head_motion_report(settings: Settings) -> HeadMotionReport:
-    from core.engines.sadtalker.loader import missing_weights_message
-
     path = settings.sadtalker_weights_path()
     ready = path.is_file()
-    return HeadMotionReport(ready=ready, message=f"weights: {path}" if ready else missing_weights_message(path))
+    return HeadMotionReport(ready=ready, message=f"weights: {path}" if ready else SADTALKER.missing_message(path))
 
 
 def check_head_motion(settings: Settings) -> None:

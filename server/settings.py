@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import ipaddress
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.errors import InputError
+from core.model_files import RENDERER, SADTALKER
 from core.paths import data_dir
 
 LOOPBACK_NAMES = frozenset({"localhost", "ip6-localhost"})
@@ -61,14 +65,10 @@ class Settings(BaseModel):
 
     def renderer_checkpoint_path(self) -> Path:
         """Where the renderer's weights are read from (resolved when asked: the models folder may move)."""
-        from core.render.pipeline import default_checkpoint
-
-        return self.renderer_checkpoint or default_checkpoint()
+        return self.renderer_checkpoint or RENDERER.default_path()
 
     def sadtalker_weights_path(self) -> Path:
-        from core.engines.sadtalker.loader import default_weights_path
-
-        return self.sadtalker_weights or default_weights_path()
+        return self.sadtalker_weights or SADTALKER.default_path()
 
     @property
     def is_loopback(self) -> bool:
@@ -100,9 +100,19 @@ class Settings(BaseModel):
         return "cuda" if cuda else "cpu"
 
 
+CUDA_PROBE = "import torch; print(torch.cuda.is_available())"
+CUDA_PROBE_SECONDS = 300.0
+
+
+@functools.cache
 def _cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU, asked in a child process: the server process never imports torch."""
     if importlib.util.find_spec("torch") is None:
         return False
-    import torch
-
-    return bool(torch.cuda.is_available())
+    try:
+        probe = subprocess.run(
+            [sys.executable, "-c", CUDA_PROBE], capture_output=True, text=True, timeout=CUDA_PROBE_SECONDS, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.stdout.strip() == "True"

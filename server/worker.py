@@ -235,16 +235,15 @@ def _render(
     pool: Any, context: dict[str, Any], job_dir: Path, params: dict[str, Any], conn: Connection, cancel: Any
 ) -> str:
     from core.errors import ModelMissingError
-    from core.render.pipeline import CHECKPOINT_NAME, render_video
+    from core.model_files import RENDERER
+    from core.render.pipeline import render_video
     from core.track import Track
     from server.schemas import RenderParams
 
     render = RenderParams.model_validate(params)
     checkpoint = Path(context["renderer_checkpoint"])
     if not checkpoint.is_file():
-        raise ModelMissingError(
-            f"renderer weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) at {checkpoint}"
-        )
+        raise ModelMissingError(RENDERER.missing_message(checkpoint))
     conn.send(("progress", 0.0, "loading the renderer"))
     net = _renderer(str(checkpoint), checkpoint.stat().st_mtime, context["renderer_config"], pool.device)
     audio_file = job_dir / AUDIO

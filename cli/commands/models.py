@@ -7,13 +7,6 @@ import importlib.util
 
 HELP = "list the engines and licensed face models, whether they are present, and where to put missing ones"
 
-WEIGHT_LAYOUT: dict[str, str] = {
-    "builtin": "nothing to download",
-    "emote": "emote/<EMOTE_v2 folder>/cfg.yaml and checkpoints/last.ckpt",
-    "styletalk": "styletalk/styletalk_checkpoint.pth and styletalk/renderer_checkpoint.pt",
-    "sadtalker": "sadtalker/SadTalker_V0.0.2_256.safetensors",
-}
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """No options."""
@@ -23,10 +16,11 @@ def engine_rows() -> list[tuple[str, str, str]]:
     """(engine, status, details) for every registered engine."""
     from core.engines import ENGINES, get_engine
     from core.errors import MouthpieceError
+    from core.model_files import weight_layout
 
     rows = []
     for name, target in ENGINES.items():
-        where = WEIGHT_LAYOUT.get(name, "")
+        where = weight_layout(name)
         if importlib.util.find_spec(target.partition(":")[0]) is None:
             rows.append((name, "not installed in this version", f"weights go in: {where}"))
             continue

@@ -9,6 +9,8 @@ HELP = "render a talking-portrait video (StyleTalk's PIRenderer) from a bfm trac
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from core.model_files import RENDERER
+
     parser.add_argument(
         "--track",
         required=True,
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--checkpoint",
         type=Path,
-        help="renderer_checkpoint.pt (default: <models>/styletalk/renderer_checkpoint.pt)",
+        help=f"{RENDERER.name} (default: <models>/{RENDERER.layout})",
     )
     parser.add_argument(
         "--model-config",

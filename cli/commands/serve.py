@@ -7,13 +7,37 @@ import errno
 import os
 import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.settings import Settings
 
 HELP = "run the local inference server that the Blender add-on and other clients talk to"
 
 
+SETTING_OPTIONS = (
+    "host",
+    "port",
+    "token",
+    "device",
+    "max_upload_mb",
+    "max_audio_seconds",
+    "max_transcript_chars",
+    "max_queue",
+    "keep_days",
+    "max_results_mb",
+    "stall_seconds",
+)
+"""Options passed to :class:`server.settings.Settings` as given; left out, the setting's own default applies."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; others need --token)")
-    parser.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    from core.model_files import RENDERER, SADTALKER
+    from server.settings import Settings
+
+    default = {name: field.default for name, field in Settings.model_fields.items()}
+    parser.add_argument("--host", help=f"address to bind (default {default['host']}; others need --token)")
+    parser.add_argument("--port", type=int, help=f"port (default {default['port']})")
     parser.add_argument("--data-dir", type=Path, help="where job results are kept (default ~/.mouthpiece/data)")
     parser.add_argument(
         "--token",
@@ -34,65 +58,73 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ORIGIN",
         help="let web pages from this origin (https://tool.example) call the server; repeatable; none by default",
     )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device for engines")
-    parser.add_argument("--max-upload-mb", type=float, default=50.0, help="largest audio upload (default 50)")
-    parser.add_argument("--max-audio-seconds", type=float, default=300.0, help="longest clip (default 300)")
-    parser.add_argument("--max-transcript-chars", type=int, default=5000, help="longest transcript (default 5000)")
-    parser.add_argument("--max-queue", type=int, default=32, help="jobs that may wait; more get 429 (default 32)")
-    parser.add_argument("--keep-days", type=float, default=7.0, help="delete finished results after (default 7)")
-    parser.add_argument("--max-results-mb", type=float, default=2048.0, help="disk kept for results (default 2048)")
+    parser.add_argument(
+        "--device", choices=("auto", "cpu", "cuda"), help=f"torch device for engines (default {default['device']})"
+    )
+    parser.add_argument(
+        "--max-upload-mb", type=float, help=f"largest audio upload (default {default['max_upload_mb']:g})"
+    )
+    parser.add_argument(
+        "--max-audio-seconds", type=float, help=f"longest clip (default {default['max_audio_seconds']:g})"
+    )
+    parser.add_argument(
+        "--max-transcript-chars", type=int, help=f"longest transcript (default {default['max_transcript_chars']})"
+    )
+    parser.add_argument(
+        "--max-queue", type=int, help=f"jobs that may wait; more get 429 (default {default['max_queue']})"
+    )
+    parser.add_argument(
+        "--keep-days", type=float, help=f"delete finished results after (default {default['keep_days']:g})"
+    )
+    parser.add_argument(
+        "--max-results-mb", type=float, help=f"disk kept for results (default {default['max_results_mb']:g})"
+    )
     parser.add_argument(
         "--stall-seconds",
         type=float,
-        default=600.0,
-        help="fail a job whose engine reports no progress for this long, and replace the engine (default 600)",
+        help="fail a job whose engine reports no progress for this long, and replace the engine "
+        f"(default {default['stall_seconds']:g})",
     )
     parser.add_argument(
         "--renderer-checkpoint",
         type=Path,
-        help="PIRenderer weights for /v1/renders (default: <models>/styletalk/renderer_checkpoint.pt)",
+        help=f"PIRenderer weights for /v1/renders (default: <models>/{RENDERER.layout})",
     )
     parser.add_argument("--renderer-config", type=Path, help="renderer yaml (renderer_conf.yaml layout), optional")
     parser.add_argument(
         "--sadtalker-weights",
         type=Path,
-        help='SadTalker safetensors for head_motion "sadtalker" (default: <models>/sadtalker/)',
+        help=f'SadTalker safetensors for head_motion "sadtalker" (default: <models>/{SADTALKER.layout})',
     )
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """The server's settings: the options given, the settings' own defaults for the rest."""
+    from pydantic import ValidationError
+
+    from core.errors import InputError
+    from server.schemas import describe_errors
+    from server.settings import Settings
+
+    values = {name: getattr(args, name) for name in SETTING_OPTIONS if getattr(args, name) is not None}
+    values |= {"allowed_hosts": tuple(args.allow_host), "allowed_origins": tuple(args.allow_origin)}
+    for name in ("data_dir", "renderer_checkpoint", "renderer_config", "sadtalker_weights"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name).expanduser().resolve()
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise InputError(describe_errors(list(exc.errors()))) from None
 
 
 def run(args: argparse.Namespace) -> int:
     import logging
 
     import uvicorn
-    from pydantic import ValidationError
 
-    from core.errors import InputError
     from server.app import create_app
-    from server.schemas import describe_errors
-    from server.settings import Settings
 
-    values = {
-        "host": args.host,
-        "port": args.port,
-        "token": args.token,
-        "device": args.device,
-        "max_upload_mb": args.max_upload_mb,
-        "max_audio_seconds": args.max_audio_seconds,
-        "max_transcript_chars": args.max_transcript_chars,
-        "max_queue": args.max_queue,
-        "keep_days": args.keep_days,
-        "max_results_mb": args.max_results_mb,
-        "stall_seconds": args.stall_seconds,
-        "allowed_hosts": tuple(args.allow_host),
-        "allowed_origins": tuple(args.allow_origin),
-    }
-    for name in ("data_dir", "renderer_checkpoint", "renderer_config", "sadtalker_weights"):
-        if getattr(args, name) is not None:
-            values[name] = getattr(args, name).expanduser().resolve()
-    try:
-        settings = Settings(**values)
-    except ValidationError as exc:
-        raise InputError(describe_errors(list(exc.errors()))) from None
+    settings = settings_from_args(args)
     sock = _bind(settings.host, settings.port)  # first: a busy port is refused before any job is touched
     app = create_app(settings)
     app.state.manager.claim_data_dir()

@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
 from core.checkpoints import check_state_dict, load_weights_file, shapes_of, tensor_entry
 from core.errors import InputError, ModelFormatError, ModelMissingError
+from core.model_files import RENDERER
+from core.render.config_file import read_model_config
 from core.render.model import FaceGenerator, RendererConfig
 
 CHECKPOINT_KEY = "net_G_ema"
@@ -50,22 +51,6 @@ _YAML_FIELDS: dict[tuple[str, str], str] = {
     ("editing_net", "layer"): "edit_layers",
     ("editing_net", "num_res_blocks"): "edit_res_blocks",
 }
-
-
-def read_model_config(path: str | Path | None) -> dict[str, Any]:
-    """The renderer config file as a dict ({} for None)."""
-    if path is None:
-        return {}
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"renderer config not found: {path}") from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"cannot read renderer config {path}: {exc}") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a renderer config is a mapping like configs/renderer_conf.yaml")
-    return data
 
 
 def _count(state: Mapping[str, torch.Tensor], prefix: str) -> int:
@@ -162,13 +147,13 @@ def load_renderer(
     """Build the renderer from the checkpoint's shapes, load every key strictly, in eval mode."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
-        raise ModelMissingError(f"renderer weights not found at {checkpoint}")
+        raise ModelMissingError(RENDERER.missing_message(checkpoint))
     overrides = read_model_config(model_config)
     # the training checkpoint's other entries (net_G, net_D, optimizers, a pickled config) are ignored
     ckpt = load_weights_file(checkpoint, "renderer checkpoint")
     state = tensor_entry(ckpt, CHECKPOINT_KEY, checkpoint, "PIRenderer checkpoint")
     cfg = config_from_state_dict(state, overrides)
     net = FaceGenerator(cfg)
-    check_state_dict(shapes_of(net), state, checkpoint.name, "PIRenderer's FaceGenerator", optional=_is_dead_key)
+    check_state_dict(shapes_of(net), state, checkpoint.name, "PIRenderer", optional=_is_dead_key)
     net.load_state_dict(state, strict=False)  # every live key was checked above; dead keys may be absent
     return net.to(device).eval()

@@ -17,7 +17,7 @@ import torch
 from core.audio import load_audio
 from core.engines.base import ProgressFn, check_cancel
 from core.errors import InputError, ModelMissingError
-from core.paths import models_dir
+from core.model_files import RENDERER
 from core.render.loader import load_renderer
 from core.render.model import FaceGenerator
 from core.render.portrait import load_portrait, to_model_input
@@ -26,7 +26,6 @@ from core.render.windows import RENDER_FPS, coefficient_windows, track_coefficie
 from core.torch_device import resolve_device
 from core.track import Track
 
-CHECKPOINT_NAME = "renderer_checkpoint.pt"
 CPU_BATCH = 2
 MAX_BATCH = 64
 BYTES_PER_FRAME_256 = 200 * 2**20
@@ -46,11 +45,6 @@ class RenderResult:
         return self.frames / self.fps
 
 
-def default_checkpoint() -> Path:
-    """Where the official ``renderer_checkpoint.pt`` goes: ``<models>/styletalk/``."""
-    return models_dir() / "styletalk" / CHECKPOINT_NAME
-
-
 def auto_batch(device: torch.device, image_size: int) -> int:
     """Frames per forward pass: a quarter of the free GPU memory, or a small fixed batch on the CPU."""
     if device.type != "cuda":
@@ -63,12 +57,10 @@ def auto_batch(device: torch.device, image_size: int) -> int:
 def load_default_renderer(
     checkpoint: str | Path | None = None, model_config: str | Path | None = None, device: str = "cpu"
 ) -> FaceGenerator:
-    """The renderer from ``checkpoint`` (default :func:`default_checkpoint`); a clear error when absent."""
-    path = Path(checkpoint) if checkpoint else default_checkpoint()
+    """The renderer from ``checkpoint`` (default: the models folder's); a clear error when absent."""
+    path = Path(checkpoint) if checkpoint else RENDERER.default_path()
     if not path.is_file():
-        raise ModelMissingError(
-            f"renderer weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) at {path}"
-        )
+        raise ModelMissingError(RENDERER.missing_message(path))
     return load_renderer(path, model_config, resolve_device(device))
 
 

@@ -90,10 +90,17 @@ def test_state_dict_check_names_every_problem() -> None:
     expected = {"a": (2,), "b": (3, 3), "c.num_batches_tracked": ()}
     got = {"a": torch.zeros(2), "b": torch.zeros(3, 4), "z": torch.zeros(1)}
     with pytest.raises(ModelFormatError) as err:
-        check_state_dict(expected, got, "f.pt", "the net")
+        check_state_dict(expected, got, "f.pt", "TheNet")
     assert str(err.value) == (
-        "f.pt does not match the net (missing (1): c.num_batches_tracked; unexpected (1): z; "
+        "f.pt does not match TheNet's layout (missing (1): c.num_batches_tracked; unexpected (1): z; "
         "wrong shape (1): b (3, 4)≠(3, 3))"
     )
     got = {"a": torch.zeros(2), "b": torch.zeros(3, 3)}
-    check_state_dict(expected, got, "f.pt", "the net", optional=lambda k: k.endswith("num_batches_tracked"))
+    check_state_dict(expected, got, "f.pt", "TheNet", optional=lambda k: k.endswith("num_batches_tracked"))
+
+
+def test_state_dict_check_lists_six_keys_of_each_kind() -> None:
+    expected = {f"k{i}": (1,) for i in range(8)}
+    with pytest.raises(ModelFormatError) as err:
+        check_state_dict(expected, {}, "f.pt", "TheNet")
+    assert str(err.value) == "f.pt does not match TheNet's layout (missing (8): k0, k1, k2, k3, k4, k5 …)"

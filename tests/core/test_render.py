@@ -179,7 +179,7 @@ def test_training_checkpoint_extras_are_ignored(
 
 
 def test_loader_bad_files(tmp_path: Path, small_state: dict[str, torch.Tensor]) -> None:
-    with pytest.raises(ModelMissingError, match="not found"):
+    with pytest.raises(ModelMissingError, match=r"renderer weights missing: .* at .*absent\.pt"):
         load_renderer(tmp_path / "absent.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a checkpoint")

@@ -143,7 +143,10 @@ def test_sadtalker_wrong_prefixes_and_bad_files(small_file, tmp_path):
     load_posevae(renamed)  # the other block is untouched
     wrapped = tmp_path / "wrapped.safetensors"
     save_file({k.replace("audio2pose.", "audio2pose.module."): v for k, v in stored.items()}, str(wrapped))
-    with pytest.raises(ModelFormatError, match="missing: "):
+    with pytest.raises(
+        ModelFormatError,
+        match=r"wrapped\.safetensors \[audio2pose\.\*\] does not match SadTalker's layout \(missing \(1\): ",
+    ):
         load_posevae(wrapped)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"not a safetensors file at all")

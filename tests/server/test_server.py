@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,8 +118,17 @@ def wait_for(client: httpx.Client, job_id: str, states: set[str], timeout: float
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    """The shared server: small limits so the bad-input tests stay cheap."""
+def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """An empty models folder (``MOUTHPIECE_MODELS``, inherited by the engine process): no weights, no rigs."""
+    folder = tmp_path_factory.mktemp("models")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MOUTHPIECE_MODELS", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, models: Path) -> Iterator[RunningServer]:
+    """The shared server: small limits so the bad-input tests stay cheap; an empty models folder."""
     with serve(tmp_path_factory.mktemp("data"), max_upload_mb=2, max_audio_seconds=45, max_transcript_chars=200) as s:
         yield s
 
@@ -139,19 +149,47 @@ def test_health_reports_version_device_engines_and_queue(client: httpx.Client) -
     assert health["limits"]["max_audio_seconds"] == 45
 
 
-def test_models_report_engines_honestly(client: httpx.Client) -> None:
-    engines = {e["name"]: e for e in client.get("/v1/models").json()["engines"]}
+def missing_weights(models: Path) -> dict[str, str]:
+    """What the server says for each model file absent from an empty models folder."""
+    official = "from the official StyleTalk release"
+    return {
+        "emote": "EMOTE weights missing: put EMOTE_v2 (the release folder, holding cfg.yaml and "
+        f"checkpoints/last.ckpt) at {models / 'emote' / 'EMOTE_v2'}",
+        "styletalk": f"StyleTalk weights missing: put styletalk_checkpoint.pth ({official}) "
+        f"at {models / 'styletalk' / 'styletalk_checkpoint.pth'}",
+        "sadtalker": "SadTalker weights missing: put SadTalker_V0.0.2_256.safetensors (the official release's "
+        f"checkpoints/) at {models / 'sadtalker' / 'SadTalker_V0.0.2_256.safetensors'}",
+        "renderer": f"renderer weights missing: put renderer_checkpoint.pt ({official}) "
+        f"at {models / 'styletalk' / 'renderer_checkpoint.pt'}",
+    }
+
+
+def test_models_report_says_where_each_missing_file_goes(client: httpx.Client, models: Path) -> None:
+    report = client.get("/v1/models").json()
+    engines = {e["name"]: e for e in report["engines"]}
     assert set(engines) == {"builtin", "emote", "styletalk", "sadtalker"}
     builtin = engines["builtin"]
     assert builtin["installed"] and builtin["ready"]
     assert builtin["rig"] == "arkit" and builtin["native_fps"] > 0
     assert "happy" in builtin["options"]["emotions"]
+    expected = missing_weights(models)
     for name in ("emote", "styletalk", "sadtalker"):
-        report = engines[name]
-        if not report["installed"]:
-            assert report["message"] == f"engine '{name}' is not installed in this version"
-        elif not report["ready"]:
-            assert report["message"], f"{name} is not ready and does not say why"
+        assert (engines[name]["installed"], engines[name]["ready"]) == (True, False), name
+        assert engines[name]["message"] == expected[name]
+    assert report["renderer"] == {
+        "name": "pirender",
+        "rig": "bfm",
+        "ready": False,
+        "message": expected["renderer"],
+        "checkpoint": str(models / "styletalk" / "renderer_checkpoint.pt"),
+        "image_size": 256,
+    }
+    assert report["head_motion"] == {
+        "name": "sadtalker",
+        "pose_styles": 46,
+        "ready": False,
+        "message": expected["sadtalker"],
+    }
 
 
 # ---- the happy path --------------------------------------------------------------------------
@@ -224,6 +262,24 @@ def test_other_audio_formats_are_accepted(client: httpx.Client, speech: np.ndarr
     assert status["audio_seconds"] == pytest.approx(1.0, abs=0.06)  # MP3/AAC pad a few ms
     client.delete(f"/v1/jobs/{r.json()['id']}")
     assert wait_for(client, r.json()["id"], FINISHED)["state"] in ("done", "cancelled")
+
+
+def test_a_held_job_lock_does_not_stall_the_event_loop(
+    server: RunningServer, client: httpx.Client, short_wav: bytes
+) -> None:
+    """A worker holds the job store's lock while it writes: a status request waits for it off the event
+    loop, and requests that need no lock are answered meanwhile."""
+    job_id = submit(client, short_wav).json()["id"]
+    assert wait_for(client, job_id, FINISHED)["state"] == "done"
+    manager = server.server.config.app.state.manager
+    with ThreadPoolExecutor(1) as pool, server.client() as poller:
+        with manager._lock:  # what a worker thread holds while it writes a job's files
+            status = pool.submit(poller.get, f"/v1/jobs/{job_id}", params={"wait": 5})
+            time.sleep(0.5)  # the status request reaches the lock and waits there
+            track = client.get(f"/v1/jobs/{job_id}/track", timeout=10)
+            assert track.status_code == 200 and Track.from_npz(track.content).num_frames > 0
+            assert not status.done(), "the status request did not wait for the lock"
+        assert status.result(timeout=10).json()["state"] == "done"
 
 
 # ---- cancel and the queue bound --------------------------------------------------------------
@@ -390,13 +446,15 @@ def test_bad_params_get_4xx_and_server_keeps_serving(
     assert client.get("/v1/health").status_code == 200
 
 
-def test_engine_that_cannot_run_is_refused_with_its_reason(client: httpx.Client, short_wav: bytes) -> None:
-    engines = {e["name"]: e for e in client.get("/v1/models").json()["engines"]}
-    unusable = [n for n, e in engines.items() if not e["ready"]]
-    for name in unusable:
+def test_engine_without_weights_is_refused_saying_where_they_go(
+    client: httpx.Client, short_wav: bytes, models: Path
+) -> None:
+    expected = missing_weights(models)
+    for name in ("emote", "styletalk", "sadtalker"):
         r = submit(client, short_wav, {"engine": name})
-        assert r.status_code in (400, 409), r.text
-        assert r.json()["detail"]
+        assert (r.status_code, r.json()["detail"]) == (409, expected[name])
+    r = submit(client, short_wav, {"head_motion": "sadtalker"})
+    assert (r.status_code, r.json()["detail"]) == (409, expected["sadtalker"])
     assert client.get("/v1/health").status_code == 200
 
 
@@ -465,15 +523,12 @@ def test_missing_audio_field_and_unknown_ids(client: httpx.Client) -> None:
     assert client.get("/v1/health").status_code == 200
 
 
-def test_rig_endpoint_serves_the_rig_npz_or_says_where_the_asset_goes(client: httpx.Client) -> None:
+def test_rig_endpoint_serves_the_rig_npz_or_says_where_the_asset_goes(client: httpx.Client, models: Path) -> None:
     r = client.get("/v1/rigs/arkit")
     assert r.status_code == 200 and r.headers["content-type"] == "application/x-npz"
     with np.load(io.BytesIO(r.content), allow_pickle=False) as z:
         assert {"vertices", "faces", "channels", "basis", "landmark_names", "landmark_indices"} <= set(z.files)
         assert z["basis"].shape == (52, *z["vertices"].shape)
-    for licensed in ("flame", "bfm"):
+    for licensed, file in (("flame", "flame.npz"), ("bfm", "BFM/BFM_model_front.mat")):
         r = client.get(f"/v1/rigs/{licensed}")
-        if r.status_code == 404:  # not installed here: the message says where it goes
-            assert str(Path.home()) in r.json()["detail"] or "models" in r.json()["detail"]
-        else:
-            assert r.status_code == 200
+        assert r.status_code == 404 and str(models / file) in r.json()["detail"]

@@ -6,7 +6,9 @@ import io
 import json
 import os
 import signal
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -142,6 +144,37 @@ def test_queue_bound_and_retry_after(tmp_path: Path) -> None:
         jobs.submit(JobParams(), CLIP)
     assert exc.value.retry_after >= 1
     assert jobs.queue_depth() == 2
+
+
+class SlowAudio:
+    """A clip whose samples arrive only when ``go`` is set: its write holds the submission in its inputs."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples, self.writing, self.go = samples, threading.Event(), threading.Event()
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        self.writing.set()
+        assert self.go.wait(30)
+        return self.samples
+
+
+def test_a_submission_writing_its_inputs_holds_no_lock(tmp_path: Path) -> None:
+    jobs = manager(tmp_path, max_queue=1)
+    slow = SlowAudio(CLIP)
+    with ThreadPoolExecutor(2) as pool:
+        storing = pool.submit(jobs.submit, JobParams(), slow)
+        assert slow.writing.wait(30)
+        answers = pool.submit(lambda: (jobs.queue_depth(), jobs.running(), len(jobs.jobs())))
+        assert answers.result(timeout=10) == (0, 0, 0), "status reads waited for a job's input write"
+        with pytest.raises(QueueFull, match=r"1 jobs waiting, limit 1"):  # the job being stored holds its place
+            jobs.submit(JobParams(), CLIP)
+        slow.go.set()
+        job = storing.result(timeout=30)
+    assert jobs.queue_depth() == 1 and jobs.get(job.id).state == "queued"
+    assert np.array_equal(np.load(tmp_path / "jobs" / job.id / "audio.npy"), CLIP)
 
 
 def _finished_jobs(jobs: JobManager, n: int) -> list[str]:

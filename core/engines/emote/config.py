@@ -15,7 +15,6 @@ from typing import Any
 import yaml
 
 from core.errors import ModelFormatError
-from core.paths import models_dir
 
 AUDIO = "audio_model.model."
 DECODER = "sequence_decoder."
@@ -35,11 +34,6 @@ PRIOR_ANCHOR = PRIOR + "cross_smooth_layer.weight"
 # Wav2Vec2Config() defaults that the tensors cannot reveal (wav2vec2-base).
 _W2V_DEFAULT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 _W2V_DEFAULT_HEADS = 12
-
-
-def default_model_dir() -> Path:
-    """Where ``mouthpiece`` looks for the EMOTE_v2 release folder by default."""
-    return models_dir() / "emote" / "EMOTE_v2"
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

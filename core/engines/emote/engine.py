@@ -10,7 +10,7 @@ import numpy as np
 
 from core.arkit import EMOTIONS
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
-from core.engines.emote.config import MEAD_TRAINING_IDS, cfg_get, default_model_dir, identity_names, read_yaml
+from core.engines.emote.config import MEAD_TRAINING_IDS, cfg_get, identity_names, read_yaml
 from core.engines.emote.inputs import (
     FPS,
     SAMPLES_PER_FRAME,
@@ -20,6 +20,7 @@ from core.engines.emote.inputs import (
     resolve_identity,
 )
 from core.errors import ModelFormatError
+from core.model_files import EMOTE
 from core.track import Track
 
 EXPECTED_FLAME = "FLAME 2020"
@@ -41,7 +42,7 @@ class EmoteEngine:
         device: str = "cpu",  # "auto" picks cuda when available
         memory_budget: int | None = None,  # bytes one pass may use; default: from the device (windows.py)
     ) -> None:
-        self.model_dir = Path(model_dir).expanduser() if model_dir else default_model_dir()
+        self.model_dir = Path(model_dir).expanduser() if model_dir else EMOTE.default_path()
         self.checkpoint = Path(checkpoint).expanduser() if checkpoint else None
         self.model_config = Path(model_config).expanduser() if model_config else None
         self.device = device
@@ -60,10 +61,7 @@ class EmoteEngine:
         has_ckpt = self.checkpoint.is_file() if self.checkpoint else ckpts.is_dir() and any(ckpts.glob("*.ckpt"))
         if cfg.is_file() and has_ckpt:
             return True, f"EMOTE release found in {self.model_dir}"
-        return False, (
-            f"EMOTE weights not found: put the EMOTE_v2 release folder's cfg.yaml and checkpoints/last.ckpt "
-            f"in {self.model_dir} (default {default_model_dir()})"
-        )
+        return False, EMOTE.missing_message(self.model_dir)
 
     def describe(self) -> dict[str, Any]:
         identities: list[str] = []

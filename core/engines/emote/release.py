@@ -21,12 +21,12 @@ from core.engines.emote.config import (
     PRIOR_ANCHOR,
     EmoteConfig,
     cfg_get,
-    default_model_dir,
     emote_config,
     read_yaml,
 )
 from core.engines.emote.network import EmoteNetwork
 from core.errors import ModelFormatError, ModelMissingError
+from core.model_files import EMOTE
 
 # Tensors that the real checkpoints carry beside the network (FLAME/texture buffers, the training
 # renderer); we use the user's FLAME.
@@ -107,13 +107,11 @@ def load_release(
     model_dir: Path | None = None, checkpoint: Path | None = None, model_config: Path | None = None
 ) -> Release:
     """Read and check a release folder; raise ModelMissingError / ModelFormatError with the reason."""
-    folder = Path(model_dir) if model_dir else default_model_dir()
+    folder = Path(model_dir) if model_dir else EMOTE.default_path()
     cfg_path = Path(model_config) if model_config else folder / "cfg.yaml"
     ckpt_path = Path(checkpoint) if checkpoint else _find_checkpoint(folder)
     if not cfg_path.is_file() or ckpt_path is None or not ckpt_path.is_file():
-        raise ModelMissingError(
-            f"EMOTE weights not found in {folder}: put the EMOTE_v2 release there (cfg.yaml and checkpoints/last.ckpt)"
-        )
+        raise ModelMissingError(EMOTE.missing_message(folder))
     cfg = read_yaml(cfg_path)
     sd = {k: v for k, v in load_checkpoint(ckpt_path).items() if not k.startswith(IGNORED_PREFIXES)}
     missing = [k for k in ANCHOR_KEYS if k not in sd]
@@ -182,7 +180,7 @@ def load_weights(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source:
     """Strict load that names every missing, unexpected and misshapen key (``assign`` adopts the tensors)."""
     expected = shapes_of(model)
     sd = rename_for(set(expected), sd)
-    check_state_dict(expected, sd, str(source), "the EMOTE layout")
+    check_state_dict(expected, sd, str(source), "EMOTE")
     model.load_state_dict(sd, strict=True, assign=assign)
 
 

@@ -21,16 +21,11 @@ from core.audio import SAMPLE_RATE
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
 from core.engines.sadtalker.audio import FPS, mel_windows
 from core.engines.sadtalker.expnet import EXP_DIM, ExpNet
-from core.engines.sadtalker.loader import (
-    WEIGHTS_NAME,
-    default_weights_path,
-    load_expnet,
-    load_posevae,
-    missing_weights_message,
-)
+from core.engines.sadtalker.loader import load_expnet, load_posevae
 from core.engines.sadtalker.posevae import PoseVAENet, check_frames, predict_pose
 from core.errors import InputError, ModelMissingError
 from core.head_motion import POSE_STYLES, parse_pose_style
+from core.model_files import SADTALKER
 from core.track import Track
 
 BLINK = (0.5, 0.9, 1.0, 0.9, 0.5)  # eye-closure ratio over a blink's five frames
@@ -96,7 +91,7 @@ class SadTalkerEngine:
         if checkpoint:
             self.weights = Path(checkpoint)
         else:
-            self.weights = Path(model_dir) / WEIGHTS_NAME if model_dir else default_weights_path()
+            self.weights = Path(model_dir) / SADTALKER.name if model_dir else SADTALKER.default_path()
         self.device = device
         self._expnet: ExpNet | None = None
         self._posevae: PoseVAENet | None = None
@@ -104,7 +99,7 @@ class SadTalkerEngine:
     def status(self) -> tuple[bool, str]:
         if self.weights.is_file():
             return True, f"weights: {self.weights}"
-        return False, missing_weights_message(self.weights)
+        return False, SADTALKER.missing_message(self.weights)
 
     def describe(self) -> dict[str, Any]:
         return {

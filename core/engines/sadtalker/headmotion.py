@@ -17,10 +17,11 @@ import numpy as np
 
 from core.adapters.bfm_pose import angles_to_rotvec
 from core.engines.sadtalker.audio import FPS, mel_windows
-from core.engines.sadtalker.loader import default_weights_path, load_posevae, missing_weights_message
+from core.engines.sadtalker.loader import load_posevae
 from core.engines.sadtalker.posevae import PoseVAENet, predict_pose
 from core.errors import ModelMissingError
 from core.head_motion import parse_pose_style
+from core.model_files import SADTALKER
 from core.resample import resample
 from core.track import Track
 
@@ -35,9 +36,9 @@ def head_rotation(
 ) -> np.ndarray:
     """(T25, 3) axis-angle head rotation at 25 fps for 16 kHz mono ``audio``."""
     style = parse_pose_style(pose_style)
-    path = Path(weights_path) if weights_path else default_weights_path()
+    path = Path(weights_path) if weights_path else SADTALKER.default_path()
     if not path.is_file():
-        raise ModelMissingError(missing_weights_message(path))
+        raise ModelMissingError(SADTALKER.missing_message(path))
     net = _posevae(path.resolve(), path.stat().st_mtime, device)
     pose = predict_pose(net, mel_windows(np.asarray(audio, dtype=np.float32)), style, seed)
     return angles_to_rotvec(pose[:, :3])

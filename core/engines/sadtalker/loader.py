@@ -19,14 +19,13 @@ from typing import TypeVar
 import torch
 from safetensors import SafetensorError, safe_open
 
-from core.checkpoints import check_state_dict
+from core.checkpoints import check_state_dict, listed, shapes_of
 from core.engines.sadtalker.expnet import ExpNet, expnet_dims
 from core.engines.sadtalker.posevae import POSE_DIM, PoseVAEDims, PoseVAENet, ResUnet, posevae_dims
 from core.errors import ModelFormatError, ModelMissingError
-from core.paths import models_dir
+from core.model_files import SADTALKER
 from core.torch_device import resolve_device
 
-WEIGHTS_NAME = "SadTalker_V0.0.2_256.safetensors"
 EXP_PREFIX = "audio2exp."
 POSE_PREFIX = "audio2pose."
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
@@ -34,18 +33,10 @@ D = TypeVar("D")
 M = TypeVar("M", bound=torch.nn.Module)
 
 
-def default_weights_path() -> Path:
-    return models_dir() / "sadtalker" / WEIGHTS_NAME
-
-
-def missing_weights_message(path: Path) -> str:
-    return f"SadTalker weights missing: put {WEIGHTS_NAME} (the official release's checkpoints/) at {path}"
-
-
 def read_block(path: Path, prefix: str) -> dict[str, torch.Tensor]:
     """The tensors under ``prefix`` (prefix stripped); nothing else in the file is read."""
     if not path.is_file():
-        raise ModelMissingError(missing_weights_message(path))
+        raise ModelMissingError(SADTALKER.missing_message(path))
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             names = [k for k in f.keys() if k.startswith(prefix)]  # noqa: SIM118 (safe_open is not iterable)
@@ -53,7 +44,7 @@ def read_block(path: Path, prefix: str) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFormatError(f"cannot read {path.name} as a safetensors file: {exc}") from None
     if not block:
-        raise ModelFormatError(f"{path.name} has no '{prefix}' tensors; is it SadTalker's {WEIGHTS_NAME}?")
+        raise ModelFormatError(f"{path.name} has no '{prefix}' tensors; is it SadTalker's {SADTALKER.name}?")
     return block
 
 
@@ -84,8 +75,8 @@ def training_only_layout(dims: PoseVAEDims) -> dict[str, tuple[int, ...]]:
 
 
 def check_layout(name: str, state: dict[str, torch.Tensor], expected: dict[str, tuple[int, ...]]) -> None:
-    """Raise :class:`ModelFormatError` naming missing, unexpected and wrongly shaped keys."""
-    check_state_dict(expected, state, name, "SadTalker's layout", optional=lambda k: k.endswith(_OPTIONAL_SUFFIX))
+    """:func:`~core.checkpoints.check_state_dict` against SadTalker's layout; BatchNorm counters may be absent."""
+    check_state_dict(expected, state, name, "SadTalker", optional=lambda k: k.endswith(_OPTIONAL_SUFFIX))
 
 
 def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict[str, torch.Tensor]) -> D:
@@ -93,7 +84,9 @@ def _sized(name: str, infer: Callable[[dict[str, torch.Tensor]], D], state: dict
     try:
         return infer(state)
     except KeyError as exc:
-        raise ModelFormatError(f"{name} does not match SadTalker's layout (missing: {exc.args[0]})") from None
+        raise ModelFormatError(
+            f"{name} does not match SadTalker's layout ({listed('missing', [exc.args[0]])})"
+        ) from None
 
 
 def _load(net: M, state: dict[str, torch.Tensor], device: torch.device) -> M:
@@ -107,7 +100,7 @@ def load_expnet(path: Path, device: str = "cpu") -> ExpNet:
     state = read_block(path, EXP_PREFIX)
     label = f"{path.name} [{EXP_PREFIX}*]"
     net = ExpNet(_sized(label, expnet_dims, state))
-    check_layout(label, state, {k: tuple(v.shape) for k, v in net.state_dict().items()})
+    check_layout(label, state, shapes_of(net))
     return _load(net, state, resolve_device(device))
 
 
@@ -117,7 +110,7 @@ def load_posevae(path: Path, device: str = "cpu") -> PoseVAENet:
     label = f"{path.name} [{POSE_PREFIX}*]"
     dims = _sized(label, posevae_dims, state)
     net = PoseVAENet(dims)
-    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()} | training_only_layout(dims)
+    expected = shapes_of(net) | training_only_layout(dims)
     check_layout(label, state, expected)
     return _load(net, state, resolve_device(device))
 

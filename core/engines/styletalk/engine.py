@@ -16,14 +16,13 @@ from core.engines.styletalk.config import StyleTalkConfig, config_from_state_dic
 from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
 from core.engines.styletalk.style_clip import find_style, list_styles, pad_style_clip, read_style_clip
 from core.errors import InputError, ModelFormatError, ModelMissingError
-from core.paths import models_dir
+from core.model_files import STYLETALK
 from core.torch_device import resolve_device
 from core.track import Track
 
 FPS = 30.0
 VOCAB = 41
 SIL = 31
-CHECKPOINT_NAME = "styletalk_checkpoint.pth"
 
 
 # The official loader takes these three sub-networks from ``model_state_dict`` and nothing else.
@@ -67,8 +66,8 @@ class StyleTalkEngine:
         model_config: str | Path | None = None,
         device: str = "cpu",
     ) -> None:
-        base = Path(model_dir) if model_dir else models_dir() / "styletalk"
-        self.checkpoint = Path(checkpoint) if checkpoint else base / CHECKPOINT_NAME
+        base = Path(model_dir) if model_dir else STYLETALK.default_path().parent
+        self.checkpoint = Path(checkpoint) if checkpoint else base / STYLETALK.name
         self.styles_dir = base / "styles"
         self.model_config = model_config
         self.device_name = device
@@ -78,10 +77,7 @@ class StyleTalkEngine:
     def status(self) -> tuple[bool, str]:
         if self.checkpoint.is_file():
             return True, f"weights: {self.checkpoint}"
-        return False, (
-            f"StyleTalk weights missing: put {CHECKPOINT_NAME} (from the official StyleTalk release) "
-            f"at {self.checkpoint}"
-        )
+        return False, STYLETALK.missing_message(self.checkpoint)
 
     def describe(self) -> dict[str, Any]:
         return {
