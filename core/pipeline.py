@@ -170,7 +170,7 @@ def animate(
     share = HEAD_MOTION_SHARE if request.adds_posevae else 1.0
     track = engine.run(audio, request.options(), lambda f, m: report(f * share, m), cancel)
     if request.adds_posevae:
-        from core.engines.sadtalker import add_head_motion
+        from core.engines.sadtalker.headmotion import add_head_motion
 
         check_cancel(cancel)
         report(HEAD_MOTION_SHARE, "adding SadTalker head motion")

@@ -13,8 +13,8 @@ from core.errors import InputError
 ENGINES: dict[str, str] = {
     "builtin": "core.engines.builtin:BuiltinEngine",
     "emote": "core.engines.emote:EmoteEngine",
-    "styletalk": "core.engines.styletalk:StyleTalkEngine",
-    "sadtalker": "core.engines.sadtalker:SadTalkerEngine",
+    "styletalk": "core.engines.styletalk.engine:StyleTalkEngine",
+    "sadtalker": "core.engines.sadtalker.engine:SadTalkerEngine",
 }
 
 

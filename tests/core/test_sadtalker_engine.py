@@ -11,9 +11,9 @@ import pytest
 from core.adapters.bfm_pose import angles_to_rotvec
 from core.engines import get_engine
 from core.engines.base import EngineOptions
-from core.engines.sadtalker import add_head_motion
 from core.engines.sadtalker.audio import mel_windows
 from core.engines.sadtalker.engine import BLINK, blink_ratio, blink_schedule, predict_expression
+from core.engines.sadtalker.headmotion import add_head_motion
 from core.engines.sadtalker.loader import load_expnet, load_posevae
 from core.engines.sadtalker.posevae import predict_pose
 from core.errors import InputError, ModelMissingError

@@ -14,7 +14,7 @@ import torch
 from core.engines import get_engine
 from core.engines.base import EngineOptions
 from core.engines.styletalk.config import StyleTalkConfig, config_from_state_dict
-from core.engines.styletalk.engine import load_styletalk
+from core.engines.styletalk.loader import load_styletalk
 from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
 from core.engines.styletalk.style_clip import find_style, pad_style_clip, read_style_clip
 from core.errors import InputError, ModelFormatError, ModelMissingError

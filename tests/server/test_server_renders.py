@@ -19,7 +19,7 @@ import pytest
 
 from core.adapters.styletalk_npy import styletalk_coeffs_to_track
 from core.audio import SAMPLE_RATE, decode_audio, load_audio
-from core.engines.sadtalker import add_head_motion
+from core.engines.sadtalker.headmotion import add_head_motion
 from core.testing.signals import speech_like
 from core.track import Track
 from tests.core.sadtalker_layout import write_weights

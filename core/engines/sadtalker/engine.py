@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from core.adapters.bfm_pose import BFM_EXP_CHANNELS, coeffs_to_track
 from core.audio import SAMPLE_RATE
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
 from core.engines.sadtalker.audio import FPS, mel_windows
-from core.engines.sadtalker.expnet import EXP_DIM, ExpNet
-from core.engines.sadtalker.loader import load_expnet, load_posevae
-from core.engines.sadtalker.posevae import PoseVAENet, check_frames, predict_pose
 from core.errors import InputError, ModelMissingError
 from core.head_motion import POSE_STYLES, parse_pose_style
 from core.model_files import SADTALKER
 from core.track import Track
+
+if TYPE_CHECKING:
+    from core.engines.sadtalker.expnet import ExpNet
+    from core.engines.sadtalker.posevae import PoseVAENet
 
 BLINK = (0.5, 0.9, 1.0, 0.9, 0.5)  # eye-closure ratio over a blink's five frames
 
@@ -67,9 +67,10 @@ def blink_ratio(num_frames: int, extra: dict[str, Any], seed: int) -> np.ndarray
 
 
 def reference_expression(extra: dict[str, Any]) -> np.ndarray:
-    ref = np.asarray(extra.get("ref_exp", np.zeros(EXP_DIM)), dtype=np.float32)
-    if ref.shape != (EXP_DIM,) or not np.isfinite(ref).all():
-        raise InputError(f"ref_exp must be {EXP_DIM} finite expression coefficients")
+    dims = len(BFM_EXP_CHANNELS)
+    ref = np.asarray(extra.get("ref_exp", np.zeros(dims)), dtype=np.float32)
+    if ref.shape != (dims,) or not np.isfinite(ref).all():
+        raise InputError(f"ref_exp must be {dims} finite expression coefficients")
     return ref
 
 
@@ -116,6 +117,8 @@ class SadTalkerEngine:
         ready, message = self.status()
         if not ready:
             raise ModelMissingError(message)
+        from core.engines.sadtalker.loader import load_expnet, load_posevae
+
         if self._expnet is None:
             self._expnet = load_expnet(self.weights, self.device)
         if head_motion and self._posevae is None:
@@ -137,6 +140,8 @@ class SadTalkerEngine:
         pose_style = parse_pose_style(extra.get("pose_style", 0))
         ref_exp = reference_expression(extra)
         expnet, posevae = self.nets(head_motion)
+        from core.engines.sadtalker.posevae import check_frames, predict_pose
+
         report(0.05, "mel spectrogram")
         mels = mel_windows(np.asarray(audio, dtype=np.float32))
         t = check_frames(mels.shape[0])
@@ -166,6 +171,8 @@ class SadTalkerEngine:
 
 def predict_expression(net: ExpNet, mels: np.ndarray, ref_exp: np.ndarray, ratio: np.ndarray) -> np.ndarray:
     """(T, 80, 16) mel windows, (64,) reference expression, (T,) blink ratio → (T, 64) expression."""
+    import torch
+
     device = next(net.parameters()).device
     t = mels.shape[0]
     with torch.inference_mode():

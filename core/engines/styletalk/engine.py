@@ -4,51 +4,24 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from core.audio import SAMPLE_RATE
-from core.checkpoints import check_state_dict, listed, load_weights_file, shapes_of, tensor_entry
 from core.engines.base import EngineOptions, ProgressFn, check_cancel
-from core.engines.styletalk.config import StyleTalkConfig, config_from_state_dict, read_overrides
-from core.engines.styletalk.model import StyleTalkNet, phoneme_windows
+from core.engines.styletalk.config import read_overrides
 from core.engines.styletalk.style_clip import find_style, list_styles, pad_style_clip, read_style_clip
-from core.errors import InputError, ModelFormatError, ModelMissingError
+from core.errors import InputError, ModelMissingError
 from core.model_files import STYLETALK
-from core.torch_device import resolve_device
 from core.track import Track
+
+if TYPE_CHECKING:
+    from core.engines.styletalk.model import StyleTalkNet
 
 FPS = 30.0
 VOCAB = 41
 SIL = 31
-
-
-# The official loader takes these three sub-networks from ``model_state_dict`` and nothing else.
-PARTS = ("content_encoder.", "style_encoder.", "decoder.")
-
-
-def load_styletalk(checkpoint: Path, overrides: dict | None = None) -> tuple[StyleTalkNet, list[str]]:
-    """Build the net from the checkpoint's shapes and load it strictly, naming any key mismatch.
-
-    Keys outside the three sub-networks are ignored, as the official loader does, and reported in
-    the returned notes; anything pickled beside the weights (a yacs config) is never run.
-    """
-    ckpt = load_weights_file(checkpoint, "StyleTalk checkpoint")
-    every = tensor_entry(ckpt, "model_state_dict", checkpoint, "StyleTalk checkpoint")
-    state = {k: v for k, v in every.items() if k.startswith(PARTS)}
-    ignored = sorted(set(every) - set(state))
-    outside = listed("tensors outside the StyleTalk network", ignored)
-    notes = [f"{checkpoint.name}: ignored {outside}"] if ignored else []
-    try:
-        cfg = config_from_state_dict(state, overrides)
-    except InputError as exc:
-        raise ModelFormatError(f"{checkpoint.name}: {exc}") from None
-    net = StyleTalkNet(cfg)
-    check_state_dict(shapes_of(net), state, checkpoint.name, "StyleTalk")
-    net.load_state_dict(state, strict=True)
-    return net.eval(), notes
 
 
 class StyleTalkEngine:
@@ -93,6 +66,9 @@ class StyleTalkEngine:
             ready, message = self.status()
             if not ready:
                 raise ModelMissingError(message)
+            from core.engines.styletalk.loader import load_styletalk
+            from core.torch_device import resolve_device
+
             net, self._load_notes = load_styletalk(self.checkpoint, read_overrides(self.model_config))
             self._net = net.to(resolve_device(self.device_name))
         return self._net
@@ -124,6 +100,10 @@ class StyleTalkEngine:
         if len(seq) == 0:
             raise InputError("the clip is too short: no 30 fps frame to animate")
         check_cancel(cancel)
+        import torch
+
+        from core.engines.styletalk.model import phoneme_windows
+
         net = self.model()
         device = next(net.parameters()).device
         cfg = net.cfg
@@ -179,4 +159,4 @@ def audio_phonemes(audio: np.ndarray, transcript: str | None) -> tuple[np.ndarra
     return styletalk_indices(segments, n_frames), list(warnings)
 
 
-__all__ = ["StyleTalkConfig", "StyleTalkEngine", "load_styletalk"]
+__all__ = ["StyleTalkEngine"]
