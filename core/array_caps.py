@@ -24,8 +24,8 @@ MAX_TEXT_BYTES = 64 * 2**20
 """Largest JSON text read as a track."""
 
 
-def check_declared(shape: Sequence[int], dtype: Any, what: str) -> None:
-    """Refuse an array of ``shape`` and ``dtype`` larger than :data:`MAX_ARRAY_BYTES` (or malformed)."""
+def check_declared(shape: Sequence[int], dtype: Any, what: str, limit: int = MAX_ARRAY_BYTES) -> None:
+    """Refuse an array of ``shape`` and ``dtype`` larger than ``limit`` bytes (or malformed)."""
     try:
         dims = [int(n) for n in shape]
         itemsize = np.dtype(dtype).itemsize
@@ -34,10 +34,10 @@ def check_declared(shape: Sequence[int], dtype: Any, what: str) -> None:
     if any(n < 0 for n in dims):
         raise InputError(f"{what}: declares a negative array size {tuple(dims)}")
     size = math.prod(dims) * max(itemsize, 1)
-    if size > MAX_ARRAY_BYTES:
+    if size > limit:
         raise InputError(
             f"{what}: declares a {'×'.join(map(str, dims))} array ({size / 2**20:,.0f} MB); "
-            f"arrays over {MAX_ARRAY_BYTES // 2**20} MB are refused"
+            f"arrays over {limit // 2**20} MB are refused"
         )
 
 
@@ -81,8 +81,8 @@ _MI_INT32, _MI_MATRIX, _MI_COMPRESSED = 5, 14, 15
 _MAT_COMPLEX = 0x0800
 
 
-def check_mat(data: bytes, what: str) -> None:
-    """Check every variable of a MATLAB v5 ``.mat`` (its bytes) against the cap, inflating only headers.
+def check_mat(data: bytes, what: str, limit: int = MAX_ARRAY_BYTES) -> None:
+    """Check every variable of a MATLAB v5 ``.mat`` (its bytes) against ``limit``, inflating only headers.
 
     Compressed variables are where a small file declares a large array; scipy would inflate them whole
     even to list them. Complex variables are refused (no reader here takes them). Other versions pass.
@@ -98,9 +98,9 @@ def check_mat(data: bytes, what: str) -> None:
                 head = zlib.decompressobj().decompress(data[body : body + size], 4096)
             except zlib.error as exc:
                 raise InputError(f"{what}: a compressed variable is corrupt ({exc})") from None
-            _check_mat_matrix(head, 0, order, what)
+            _check_mat_matrix(head, 0, order, what, limit)
         elif kind == _MI_MATRIX:
-            _check_mat_matrix(data, pos, order, what)
+            _check_mat_matrix(data, pos, order, what, limit)
         pos = body + size + (-size % 8 if kind != _MI_COMPRESSED else 0)
 
 
@@ -112,7 +112,7 @@ def _mat_tag(data: bytes, pos: int, order: str) -> tuple[int, int, int]:
     return kind, size, pos + 8
 
 
-def _check_mat_matrix(data: bytes, pos: int, order: str, what: str) -> None:
+def _check_mat_matrix(data: bytes, pos: int, order: str, what: str, limit: int) -> None:
     """Check the dimensions (and complex flag) of the miMATRIX element at ``pos``."""
     try:
         kind, _, body = _mat_tag(data, pos, order)
@@ -128,4 +128,4 @@ def _check_mat_matrix(data: bytes, pos: int, order: str, what: str) -> None:
         raise InputError(f"{what}: not a readable MATLAB .mat file (a variable's header is cut short)") from None
     if flags & _MAT_COMPLEX:
         raise InputError(f"{what}: holds complex numbers; save the coefficients as real numbers")
-    check_declared(dims, np.float64, what)
+    check_declared(dims, np.float64, what, limit)

@@ -13,15 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.io
 
 from core.errors import InputError, ModelFormatError
+from core.matlab import load_mat
 from core.rig import FaceRig
 
 NUM_VERTICES = 35709
 ID_DIMS = 80
 EXP_DIMS = 64
 DM_TO_M = 0.1
+BFM_ARRAY_BYTES = 512 * 2**20
+"""Largest array the model file may declare: its bases (3V×80) are 69 MB in float64."""
 
 # Rig landmark → iBUG-68 point (0-based, the subject's side: 36-41 right eye, 48 right mouth
 # corner). Inner-lip midpoints so that a closed mouth measures a gap near zero.
@@ -100,8 +102,4 @@ def load_bfm_mat(path: str | Path, identity: np.ndarray | None = None) -> FaceRi
         raise InputError(f"BFM model file not found: {p}")
     if p.suffix.lower() != ".mat":
         raise InputError(f"expected Deep3DFaceRecon's BFM_model_front.mat, got '{p.name}'")
-    try:
-        data = scipy.io.loadmat(p)
-    except (ValueError, OSError, TypeError) as exc:
-        raise InputError(f"cannot read {p.name} as a MATLAB .mat file ({exc})") from None
-    return bfm_rig(data, identity)
+    return bfm_rig(load_mat(p, f"BFM model {p}", BFM_ARRAY_BYTES), identity)

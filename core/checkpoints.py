@@ -122,9 +122,19 @@ def load_weights_file(path: Path, what: str) -> Any:
         ) from None
     except OSError as exc:
         raise ModelFormatError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, TypeError, KeyError, AttributeError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ModelFormatError(f"{path} is not a readable {what} ({first[:100]})") from None
+    except (
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        MemoryError,  # a damaged pickle declaring a huge object
+    ) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0].split(". ")[0]
+        raise ModelFormatError(f"{path} is not a readable {what}, or is cut short ({first[:120]})") from None
 
 
 def tensor_entry(obj: Any, key: str | None, path: Path, what: str) -> dict[str, torch.Tensor]:
@@ -132,6 +142,8 @@ def tensor_entry(obj: Any, key: str | None, path: Path, what: str) -> dict[str, 
     if not isinstance(obj, Mapping):
         raise ModelFormatError(f"{path} is not a {what}: it holds a {type(obj).__name__}, not a dictionary")
     state = obj if key is None else obj.get(key)
+    if key in obj and not isinstance(state, Mapping):
+        raise ModelFormatError(f"{path} is not a {what}: its '{key}' is a {type(state).__name__}, not a dictionary")
     if not isinstance(state, Mapping):
         top = ", ".join(sorted(str(k) for k in obj)[:6])
         raise ModelFormatError(f"{path} is not a {what}: it has no '{key}' entry (top-level keys: {top})")

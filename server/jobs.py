@@ -38,6 +38,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from core.atomic import replacing
 from core.audio import SAMPLE_RATE
 from core.errors import InputError, MouthpieceError
 from core.track import Track
@@ -487,10 +488,8 @@ class JobManager:
         shutil.rmtree(folder, ignore_errors=True)
 
     def _save(self, job: Job) -> None:
-        path = self.root / job.id / RECORD
-        tmp = path.with_suffix(".part")
-        tmp.write_text(json.dumps(job.record()))
-        os.replace(tmp, path)
+        with replacing(self.root / job.id / RECORD) as tmp:
+            tmp.write_text(json.dumps(job.record()))
 
     def _remove_leftovers(self) -> None:
         """Remove what an interrupted write left: job folders without a record, and ``*.part`` files."""

@@ -41,6 +41,8 @@ class Settings(BaseModel):
     max_results_mb: float = Field(2048.0, gt=0)
     stall_seconds: float = Field(600.0, gt=0)
     """A running job whose engine reports nothing for this long is failed and its engine process replaced."""
+    header_timeout: float = Field(10.0, gt=0)
+    """Seconds a client has to send a request's line and headers; slower ones get 408 and are closed."""
     renderer_checkpoint: Path | None = None
     """PIRenderer weights; None means ``<models>/styletalk/renderer_checkpoint.pt``."""
     renderer_config: Path | None = None

@@ -27,6 +27,7 @@ SETTING_OPTIONS = (
     "keep_days",
     "max_results_mb",
     "stall_seconds",
+    "header_timeout",
 )
 """Options passed to :class:`server.settings.Settings` as given; left out, the setting's own default applies."""
 
@@ -86,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default {default['stall_seconds']:g})",
     )
     parser.add_argument(
+        "--header-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="answer 408 and close a connection whose request line and headers take longer than this "
+        f"(default {default['header_timeout']:g})",
+    )
+    parser.add_argument(
         "--renderer-checkpoint",
         type=Path,
         help=f"PIRenderer weights for /v1/renders (default: <models>/{RENDERER.layout})",
@@ -123,13 +131,14 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.app import create_app
+    from server.slow_clients import with_header_timeout
 
     settings = settings_from_args(args)
     sock = _bind(settings.host, settings.port)  # first: a busy port is refused before any job is touched
     app = create_app(settings)
     app.state.manager.claim_data_dir()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="info"))
+    server = uvicorn.Server(uvicorn.Config(app, http=with_header_timeout(settings.header_timeout), log_level="info"))
     server.run(sockets=[sock])
     return 0
 

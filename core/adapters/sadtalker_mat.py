@@ -6,16 +6,14 @@ Columns: 64 expression coefficients, 3 head angles and 3 translations in Deep3DF
 
 from __future__ import annotations
 
-import zlib
 from pathlib import Path
 
 import numpy as np
-from scipy.io import loadmat, savemat
-from scipy.io.matlab import MatReadError
+from scipy.io import savemat
 
 from core.adapters.bfm_pose import coeffs_to_track, track_to_coeffs
-from core.array_caps import check_mat
 from core.errors import InputError
+from core.matlab import load_mat
 from core.resample import resample
 from core.track import Track
 
@@ -29,11 +27,7 @@ def read_sadtalker_mat(path: str | Path) -> Track:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")
-    check_mat(path.read_bytes(), path.name)
-    try:
-        mat = loadmat(path)
-    except (MatReadError, OSError, ValueError, TypeError, NotImplementedError, zlib.error) as exc:
-        raise InputError(f"{path}: not a MATLAB .mat file that scipy can read ({exc})") from None
+    mat = load_mat(path, str(path))
     if KEY not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise InputError(f"{path}: has no '{KEY}' array (keys: {keys}); is it a SadTalker coefficient file?")

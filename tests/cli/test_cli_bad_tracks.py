@@ -1,4 +1,5 @@
-"""`mouthpiece render-video --track` with broken or hostile track files: one line, exit 2, no traceback."""
+"""`mouthpiece render-video --track` with broken or hostile track files, and `animate --style` with broken `.mat`
+style clips: one line, exit 2, no traceback."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.io
+import soundfile as sf
 
 from cli.main import main
 from core.track import FORMAT
-from tests.support.hostile import npz_track_declaring
+from tests.support.hostile import mat_v73, npz_track_declaring
 
 
 def _npz(path: Path, **arrays) -> None:
@@ -70,3 +73,40 @@ def test_bad_track_files_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert status == 2
     assert err.startswith("mouthpiece render-video: error: ") and err.count("\n") == 1, err
     assert detail in err
+
+
+def _bad_mat(kind: str, path: Path) -> None:
+    if kind == "v7.3":
+        path.write_bytes(mat_v73())
+    elif kind == "complex":
+        scipy.io.savemat(path, {"coeff_3dmm": np.ones((4, 70)) * 1j, "coeff": np.ones((4, 257)) * 1j})
+    else:
+        whole = io.BytesIO()
+        scipy.io.savemat(whole, {"coeff_3dmm": np.zeros((40, 70)), "coeff": np.zeros((40, 257))})
+        path.write_bytes(whole.getvalue()[:3000])
+
+
+MAT_DETAILS = {
+    "v7.3": "is a MATLAB v7.3 (HDF5) file, which cannot be read here; save it again as v7",
+    "complex": "holds complex numbers",
+    "truncated": "not a MATLAB .mat file, or a corrupt or cut-short one",
+}
+
+
+@pytest.mark.parametrize("kind", MAT_DETAILS)
+def test_bad_mat_tracks_and_style_clips_are_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reference_dir: Path, kind: str
+) -> None:
+    mat = tmp_path / "take.mat"
+    _bad_mat(kind, mat)
+    sf.write(tmp_path / "a.wav", np.zeros(16000, np.float32), 16000)
+    video = ("--image", str(tmp_path / "p.png"), "--audio", str(tmp_path / "a.wav"), "-o", str(tmp_path / "o.mp4"))
+    styletalk = ("--engine", "styletalk", "--checkpoint", str(reference_dir / "styletalk_small.pth"), "--device", "cpu")
+    animate = (*styletalk, "--style", str(mat), str(tmp_path / "a.wav"), "-o", str(tmp_path / "take.npz"), "-q")
+    for command, args in (("render-video", ("--track", str(mat), *video, "-q")), ("animate", animate)):
+        status = main([command, *args])
+        err = capsys.readouterr().err
+        assert status == 2, err
+        assert err.startswith(f"mouthpiece {command}: error: ") and err.count("\n") == 1, err
+        assert "take.mat" in err and MAT_DETAILS[kind] in err
+    assert not (tmp_path / "take.npz").exists() and not (tmp_path / "o.mp4").exists()

@@ -32,3 +32,11 @@ def test_options_given_override_the_defaults(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_bad_value_is_one_line() -> None:
     with pytest.raises(InputError, match="max_queue"):
         settings_from_args(build_parser("serve").parse_args(["serve", "--max-queue", "0"]))
+
+
+def test_the_header_timeout_defaults_to_the_settings_and_can_be_given() -> None:
+    assert settings_from_args(build_parser("serve").parse_args(["serve"])).header_timeout == Settings().header_timeout
+    given = settings_from_args(build_parser("serve").parse_args(["serve", "--header-timeout", "2.5"]))
+    assert given.header_timeout == 2.5
+    with pytest.raises(InputError, match="header_timeout"):
+        settings_from_args(build_parser("serve").parse_args(["serve", "--header-timeout", "0"]))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.io import loadmat, savemat
 from scipy.spatial.transform import Rotation
@@ -24,7 +23,8 @@ from core.arkit import ARKIT_CHANNELS
 from core.errors import InputError
 from core.track import Track
 
-LIGHT = settings(max_examples=50, deadline=None)
+LIGHT = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+"""For round trips: their examples share the test's tmp_path, each writing its file whole before reading it."""
 
 # Live Link Face's header as its app writes it (note JawRight before JawLeft, MouthRight before MouthLeft).
 LLF_HEADER = (
@@ -38,11 +38,6 @@ LLF_HEADER = (
     "CheekSquintLeft,CheekSquintRight,NoseSneerLeft,NoseSneerRight,TongueOut,HeadYaw,HeadPitch,HeadRoll,"
     "LeftEyeYaw,LeftEyePitch,LeftEyeRoll,RightEyeYaw,RightEyePitch,RightEyeRoll"
 )
-
-
-def tmp_file(suffix: str) -> Path:
-    """A fresh path in a private temporary folder (hypothesis tests cannot use the tmp_path fixture)."""
-    return Path(tempfile.mkdtemp(prefix="mp-adapters-")) / f"clip{suffix}"
 
 
 def deep3d_rotation(angles: np.ndarray) -> np.ndarray:
@@ -66,9 +61,9 @@ def pose_coeffs(rng: np.random.Generator, t: int, width: int) -> np.ndarray:
 
 @LIGHT
 @given(st.integers(0, 40), st.integers(0, 2**16))
-def test_styletalk_round_trip(t: int, seed: int) -> None:
+def test_styletalk_round_trip(tmp_path: Path, t: int, seed: int) -> None:
     arr = pose_coeffs(np.random.default_rng(seed), t, 73)
-    path = tmp_file(".npy")
+    path = tmp_path / "clip.npy"
     np.save(path, arr)
     track = read_styletalk_npy(path)
     assert (track.fps, track.rig, track.num_frames) == (30.0, "bfm", t)
@@ -147,9 +142,9 @@ def test_bfm_writers_need_the_bfm_channels(tmp_path: Path) -> None:
 
 @LIGHT
 @given(st.integers(1, 40), st.integers(0, 2**16))
-def test_sadtalker_round_trip(t: int, seed: int) -> None:
+def test_sadtalker_round_trip(tmp_path: Path, t: int, seed: int) -> None:
     arr = pose_coeffs(np.random.default_rng(seed), t, 70)
-    path = tmp_file(".mat")
+    path = tmp_path / "clip.mat"
     savemat(path, {"coeff_3dmm": arr, "other": np.zeros(3)})
     track = read_sadtalker_mat(path)
     assert (track.fps, track.rig, track.num_frames) == (25.0, "bfm", t)
@@ -215,9 +210,9 @@ def emote_dict(rng: np.random.Generator, t: int, size: int, shape_rows: int) -> 
 
 @LIGHT
 @given(st.integers(0, 30), st.sampled_from([50, 100]), st.booleans(), st.sampled_from([2, 4]), st.integers(0, 2**16))
-def test_emote_round_trip(t: int, size: int, per_frame_shape: bool, protocol: int, seed: int) -> None:
+def test_emote_round_trip(tmp_path: Path, t: int, size: int, per_frame_shape: bool, protocol: int, seed: int) -> None:
     data = emote_dict(np.random.default_rng(seed), t, size, t if per_frame_shape and t else 1)
-    path = tmp_file(".pkl")
+    path = tmp_path / "clip.pkl"
     with path.open("wb") as f:
         pickle.dump(data, f, protocol=protocol)
     track = read_emote_pkl(path)
@@ -330,9 +325,9 @@ def assert_same_rotations(a: np.ndarray, b: np.ndarray) -> None:
     st.lists(st.sampled_from(["head", "eye_L", "eye_R"]), unique=True),
     st.integers(0, 2**16),
 )
-def test_arkit_csv_round_trip(t: int, fps: float, rotations: list, seed: int) -> None:
+def test_arkit_csv_round_trip(tmp_path: Path, t: int, fps: float, rotations: list, seed: int) -> None:
     track = arkit_track(np.random.default_rng(seed), t, fps, tuple(rotations))
-    path = tmp_file(".csv")
+    path = tmp_path / "clip.csv"
     write_arkit_csv(track, path)
     back = read_arkit_csv(path, fps=fps)
     assert (back.fps, back.rig, back.channels) == (fps, "arkit", list(ARKIT_CHANNELS))

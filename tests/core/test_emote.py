@@ -276,6 +276,86 @@ def test_missing_and_unexpected_keys_are_named(tmp_path: Path, reference_dir: Pa
     assert "unexpected (1): sequence_decoder.extra_head.weight" in str(err.value)
 
 
+def _damage(kind: str, sd: dict, ckpt: Path, reference: Path) -> None:
+    """Write a damaged ``last.ckpt``: cut short, or with one entry of the wrong rank, size or type."""
+    sd = dict(sd)
+    if kind == "cut short":
+        whole = (reference / "emote_small.ckpt").read_bytes()
+        ckpt.write_bytes(whole[: len(whole) // 2])
+        return
+    if kind == "0-d condition weight":
+        sd["sequence_decoder.obj_vector.map.weight"] = torch.tensor(1.0)
+    elif kind == "1-d conv weight":
+        sd["audio_model.model.feature_extractor.conv_layers.0.conv.weight"] = torch.zeros(16)
+    elif kind == "empty projection":
+        sd["audio_model.model.feature_projection.projection.weight"] = torch.zeros(0, 0)
+    elif kind == "unbuildable sizes":  # 64-wide position-conv groups in a 32-wide model: 0 groups
+        sd["audio_model.model.encoder.pos_conv_embed.conv.weight_v"] = torch.zeros(32, 64, 128)
+    elif kind == "wrong size":
+        sd["sequence_decoder.bert_decoder.layers.0.norm2.weight"] = torch.zeros(5)
+    elif kind == "integer weights":
+        key = "sequence_decoder.bert_decoder.layers.0.norm2.weight"
+        sd[key] = sd[key].to(torch.int64)
+    torch.save({"state_dict": [1, 2] if kind == "state_dict a list" else sd}, ckpt)
+
+
+DAMAGE = {
+    "cut short": "is not a readable EMOTE checkpoint, or is cut short (PytorchStreamReader failed reading zip archive",
+    "0-d condition weight": "is damaged or not an EMOTE checkpoint: 'sequence_decoder.obj_vector.map.weight' has "
+    "shape (), where 2 dimensions, none of them 0, are expected",
+    "1-d conv weight": "'audio_model.model.feature_extractor.conv_layers.0.conv.weight' has shape (16,), where 3",
+    "empty projection": "'audio_model.model.feature_projection.projection.weight' has shape (0, 0), where 2",
+    "unbuildable sizes": "with its cfg.yaml describes a network that cannot be built (groups must be a positive",
+    "wrong size": "does not match EMOTE's layout (wrong shape (1): sequence_decoder.bert_decoder.layers.0.norm2.weight",
+    "integer weights": "not floating-point (1): sequence_decoder.bert_decoder.layers.0.norm2.weight torch.int64",
+    "state_dict a list": "is not a Lightning checkpoint: its 'state_dict' is a list, not a dictionary",
+}
+
+
+@pytest.mark.parametrize("kind", DAMAGE)
+def test_damaged_checkpoints_are_one_line_naming_the_file(tmp_path: Path, reference_dir: Path, kind: str) -> None:
+    folder = _release(tmp_path / "E", reference_dir)
+    ckpt = folder / "checkpoints" / "last.ckpt"
+    _damage(kind, _state_dict(reference_dir), ckpt, reference_dir)
+    with pytest.raises(ModelFormatError) as err:
+        EmoteEngine(model_dir=folder).run(np.zeros(16000, np.float32), _fixture_options())
+    message = str(err.value)
+    assert message.startswith(str(ckpt)) and DAMAGE[kind] in message and "\n" not in message, message
+
+
+def test_a_damaged_checkpoint_is_one_line_from_the_cli(
+    tmp_path: Path, reference_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cli.main import main
+
+    folder = _release(tmp_path / "E", reference_dir)
+    _damage("0-d condition weight", _state_dict(reference_dir), folder / "checkpoints" / "last.ckpt", reference_dir)
+    wav = tmp_path / "in.wav"
+    sf.write(wav, np.zeros(16000, np.float32), 16000)
+    out = tmp_path / "t.npz"
+    assert main(["animate", str(wav), "--engine", "emote", "--model-dir", str(folder), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mouthpiece animate: error: ") and err.count("\n") == 1, err
+    assert DAMAGE["0-d condition weight"] in err and not out.exists()
+
+
+def test_a_damaged_prior_names_the_flint_checkpoint(tmp_path: Path, reference_dir: Path) -> None:
+    sd = _state_dict(reference_dir)
+    prior = {k[len(PRIOR) :]: v for k, v in sd.items() if k.startswith(PRIOR)}
+    prior["motion_decoder.decoder_linear_embedding.weight"] = torch.zeros(16)
+    cfg = read_yaml(reference_dir / "emote_small_cfg.yaml")
+    cfg["model"]["sequence_decoder"]["motion_prior"]["path"] = "FLINTv2"
+    emote = {k: v for k, v in sd.items() if not k.startswith(PRIOR)}
+    folder = _release(tmp_path / "EMOTE_v2", reference_dir, sd=emote, cfg=cfg)
+    flint = tmp_path / "FLINTv2"
+    (flint / "checkpoints").mkdir(parents=True)
+    (flint / "cfg.yaml").write_text(json.dumps(cfg["model"]["sequence_decoder"]["motion_prior"]["cfg"]))
+    torch.save({"state_dict": prior}, flint / "checkpoints" / "last.ckpt")
+    with pytest.raises(ModelFormatError, match=r"decoder_linear_embedding\.weight' has shape \(16,\)") as err:
+        load_release(folder)
+    assert str(err.value).startswith(f"{flint / 'checkpoints' / 'last.ckpt'} is damaged or not a FLINT checkpoint")
+
+
 def _real_release_extras(sd: dict) -> dict:
     """What a real EMOTE_v2 ``last.ckpt`` holds besides the network: buffers and Lightning's extras."""
     from omegaconf import OmegaConf

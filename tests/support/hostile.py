@@ -73,6 +73,15 @@ def npz_track_declaring(frames: int, channels: int = 73, rig: str = "bfm") -> by
     return buf.getvalue()
 
 
+def mat_v73(order: str = "IM") -> bytes:
+    """The start of a MATLAB v7.3 file: its 128-byte header (version 0x0200, byte order ``IM`` or ``MI``),
+    the rest of the 512-byte user block, then an HDF5 superblock signature."""
+    text = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Wed Dec  2 10:00:00 2026 HDF5 schema 1.00 ."
+    version = b"\x00\x02" if order == "IM" else b"\x02\x00"
+    header = text.ljust(116, b" ") + bytes(8) + version + order.encode()
+    return header.ljust(512, b"\x00") + b"\x89HDF\r\n\x1a\n" + bytes(88)
+
+
 class _Allocate:
     """Pickles as numpy's ``_reconstruct(ndarray, shape, 'b')``: an array allocated, never filled."""
 

@@ -36,6 +36,18 @@ _W2V_DEFAULT_STRIDES = (5, 2, 2, 2, 2, 2, 2)
 _W2V_DEFAULT_HEADS = 12
 
 
+class LayoutError(ModelFormatError):
+    """A tensor that sizes the network is malformed (the message names it; the loader adds the file)."""
+
+
+def sized(sd: Mapping[str, Any], key: str, ndim: int) -> tuple[int, ...]:
+    """The shape of ``sd[key]``, a tensor the network's sizes are read from: ``ndim`` dimensions, none empty."""
+    shape = tuple(int(n) for n in getattr(sd[key], "shape", ()))
+    if len(shape) != ndim or 0 in shape:
+        raise LayoutError(f"'{key}' has shape {shape}, where {ndim} dimensions, none of them 0, are expected")
+    return shape
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """A release's cfg.yaml as a dict (plain YAML; OmegaConf interpolations are not resolved)."""
     try:
@@ -148,24 +160,25 @@ def wav2vec2_kwargs(sd: Mapping[str, Any], audio_cfg: Mapping[str, Any] | None) 
             for k in sd
             if (m := re.fullmatch(re.escape(AUDIO) + r"feature_extractor\.conv_layers\.(\d+)\.conv\.weight", k))
         )
-        kw["conv_dim"] = [int(sd[k].shape[0]) for _, k in conv]
-        kw["conv_kernel"] = [int(sd[k].shape[-1]) for _, k in conv]
+        kw["conv_dim"] = [sized(sd, k, 3)[0] for _, k in conv]
+        kw["conv_kernel"] = [sized(sd, k, 3)[-1] for _, k in conv]
         kw["conv_bias"] = AUDIO + "feature_extractor.conv_layers.0.conv.bias" in sd
         kw["feat_extract_norm"] = (
             "layer" if AUDIO + "feature_extractor.conv_layers.1.layer_norm.weight" in sd else "group"
         )
-        kw["hidden_size"] = int(sd[AUDIO + "feature_projection.projection.weight"].shape[0])
+        kw["hidden_size"] = sized(sd, AUDIO + "feature_projection.projection.weight", 2)[0]
         layers = {int(m.group(1)) for k in sd if (m := re.match(re.escape(AUDIO) + r"encoder\.layers\.(\d+)\.", k))}
         kw["num_hidden_layers"] = len(layers)
-        ff = sd.get(AUDIO + "encoder.layers.0.feed_forward.intermediate_dense.weight")
-        if ff is not None:
-            kw["intermediate_size"] = int(ff.shape[0])
-        pos_v = sd.get(AUDIO + "encoder.pos_conv_embed.conv.weight_v")
-        if pos_v is None:
-            pos_v = sd.get(AUDIO + "encoder.pos_conv_embed.conv.parametrizations.weight.original1")
-        if pos_v is not None:
-            kw["num_conv_pos_embeddings"] = int(pos_v.shape[-1])
-            kw["num_conv_pos_embedding_groups"] = kw["hidden_size"] // int(pos_v.shape[1])
+        ff = AUDIO + "encoder.layers.0.feed_forward.intermediate_dense.weight"
+        if ff in sd:
+            kw["intermediate_size"] = sized(sd, ff, 2)[0]
+        pos_v = AUDIO + "encoder.pos_conv_embed.conv.weight_v"
+        if pos_v not in sd:
+            pos_v = AUDIO + "encoder.pos_conv_embed.conv.parametrizations.weight.original1"
+        if pos_v in sd:
+            _, width, kernel = sized(sd, pos_v, 3)
+            kw["num_conv_pos_embeddings"] = kernel
+            kw["num_conv_pos_embedding_groups"] = kw["hidden_size"] // width
         kw["do_stable_layer_norm"] = bool(overrides.get("do_stable_layer_norm", kw["feat_extract_norm"] == "layer"))
     n_conv = len(kw.get("conv_dim", _W2V_DEFAULT_STRIDES))
     kw["conv_stride"] = list(overrides.get("conv_stride", _W2V_DEFAULT_STRIDES))[:n_conv]
@@ -198,15 +211,15 @@ def flint_config(
             f"FLINT's attention head count (model.sequence_decoder.nhead) is not in {source}; "
             "put the motion prior's folder (MotionPrior/models/FLINTv2 with its cfg.yaml) beside the EMOTE release"
         )
-    out_w = sd[prefix + "cross_smooth_layer.weight"]
-    ff_w = sd.get(prefix + "decoder_transformer.layers.0.linear1.weight")
+    output_dim = sized(sd, prefix + "cross_smooth_layer.weight", 3)[0]
+    ff_w = prefix + "decoder_transformer.layers.0.linear1.weight"
+    embedding = sized(sd, prefix + "decoder_linear_embedding.weight", 2)
     expander = re.compile(re.escape(prefix) + r"expander\.(\d+)\.")
     n_expand = len({m.group(1) for k in sd if (m := expander.match(k))})
     components = cfg_get(prior_cfg, "model.sequence_components", None) or {}
     rot_rep = cfg_get(prior_cfg, "model.rotation_representation", "aa")
     if rot_rep != "aa":
         raise ModelFormatError(f"the FLINT prior predicts jaw rotations as '{rot_rep}'; only axis-angle is supported")
-    output_dim = int(out_w.shape[0])
     exp_dim = int(components.get("exp", output_dim - 3)) if isinstance(components, Mapping) else output_dim - 3
     if exp_dim + 3 != output_dim:
         raise ModelFormatError(
@@ -220,10 +233,10 @@ def flint_config(
     if int(quant) != n_expand:
         raise ModelFormatError(f"FLINT cfg says quant_factor {quant} but the checkpoint has {n_expand} expander blocks")
     return FlintConfig(
-        input_dim=int(sd[prefix + "decoder_linear_embedding.weight"].shape[1]),
-        feature_dim=int(sd[prefix + "decoder_linear_embedding.weight"].shape[0]),
+        input_dim=embedding[1],
+        feature_dim=embedding[0],
         nhead=int(dec_cfg["nhead"]),
-        ff_dim=int(ff_w.shape[0]) if ff_w is not None else 0,
+        ff_dim=sized(sd, ff_w, 2)[0] if ff_w in sd else 0,
         num_layers=_count_layers(sd, prefix + "decoder_transformer."),
         quant_factor=n_expand,
         output_dim=output_dim,
@@ -269,13 +282,13 @@ def emote_config(
     if style_op not in ("cat", "add"):
         raise ModelFormatError(f"style_op '{style_op}' is not supported")
 
-    map_w = sd[DECODER + "obj_vector.map.weight"]
+    condition_inputs = sized(sd, DECODER + "obj_vector.map.weight", 2)[1]
     n_emotions = int(style.get("n_expression", 8))
     n_intensities = int(style.get("n_intensities", 3))
-    n_identities = int(map_w.shape[1]) - n_emotions - n_intensities
+    n_identities = condition_inputs - n_emotions - n_intensities
     if n_identities < 1:
         raise ModelFormatError(
-            f"the condition layer takes {map_w.shape[1]} inputs, fewer than {n_emotions} emotions + "
+            f"the condition layer takes {condition_inputs} inputs, fewer than {n_emotions} emotions + "
             f"{n_intensities} intensities + 1 identity"
         )
     if "n_identities" in style and int(style["n_identities"]) != n_identities:
@@ -284,19 +297,19 @@ def emote_config(
         )
     if n_emotions != 8:
         raise ModelFormatError(f"EMOTE conditions on 8 emotions; this checkpoint uses {n_emotions}")
-    seq_w = sd["sequence_encoder.linear.weight"]
-    bert_ff = sd.get(DECODER + "bert_decoder.layers.0.linear1.weight")
+    seq_dim, audio_dim = sized(sd, "sequence_encoder.linear.weight", 2)
+    bert_ff = DECODER + "bert_decoder.layers.0.linear1.weight"
     flint = flint_config(sd, prior_cfg, prior_prefix, prior_source)
-    squash_w = sd[DECODER + "squasher_2.linear.weight"]
-    bottleneck = int(sd[DECODER + "decoder.weight"].shape[0])
-    if int(squash_w.shape[1]) != bottleneck * flint.latent_frame_size:
+    squash_inputs = sized(sd, DECODER + "squasher_2.linear.weight", 2)[1]
+    bottleneck = sized(sd, DECODER + "decoder.weight", 2)[0]
+    if squash_inputs != bottleneck * flint.latent_frame_size:
         raise ModelFormatError(
-            f"the squash layer takes {squash_w.shape[1]} inputs, not {flint.latent_frame_size} frames x {bottleneck}"
+            f"the squash layer takes {squash_inputs} inputs, not {flint.latent_frame_size} frames x {bottleneck}"
         )
     return EmoteConfig(
         wav2vec2=wav2vec2_kwargs(sd, cfg_get(cfg, "model.audio", {})),
-        audio_dim=int(seq_w.shape[1]),
-        seq_dim=int(seq_w.shape[0]),
+        audio_dim=audio_dim,
+        seq_dim=seq_dim,
         n_emotions=n_emotions,
         n_intensities=n_intensities,
         n_identities=n_identities,
@@ -304,7 +317,7 @@ def emote_config(
         style_op=style_op,
         bert_layers=_count_layers(sd, DECODER + "bert_decoder."),
         bert_nhead=int(dec.get("nhead", 8)),
-        bert_ff=int(bert_ff.shape[0]) if bert_ff is not None else 0,
+        bert_ff=sized(sd, bert_ff, 2)[0] if bert_ff in sd else 0,
         bert_activation=str(dec.get("activation", "gelu")),
         temporal_bias=str(dec.get("temporal_bias_type", "none")),
         period=int(dec.get("period", 30)),

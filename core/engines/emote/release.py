@@ -20,6 +20,7 @@ from core.engines.emote.config import (
     ANCHOR_KEYS,
     PRIOR_ANCHOR,
     EmoteConfig,
+    LayoutError,
     cfg_get,
     emote_config,
     read_yaml,
@@ -123,7 +124,7 @@ def load_release(
         )
     prior_cfg = cfg_get(cfg, "model.sequence_decoder.motion_prior.cfg", None)
     prior_source = f"{cfg_path} (model.sequence_decoder.motion_prior.cfg)"
-    prior_folder = None
+    prior_folder, prior_ckpt = None, None
     if PRIOR_ANCHOR not in sd or prior_cfg is None:
         prior_folder = _prior_folder(cfg, folder)
     if prior_folder is not None and prior_cfg is None:
@@ -156,6 +157,10 @@ def load_release(
         config = emote_config(cfg, sd, prior_cfg, prior_source=prior_source)
     except KeyError as exc:
         raise ModelFormatError(f"{ckpt_path} is not an EMOTE checkpoint: missing key {exc}") from None
+    except LayoutError as exc:
+        if prior_ckpt is not None and "motion_prior." in str(exc):
+            raise ModelFormatError(f"{prior_ckpt} is damaged or not a FLINT checkpoint: {exc}") from None
+        raise ModelFormatError(f"{ckpt_path} is damaged or not an EMOTE checkpoint: {exc}") from None
     return Release(folder, ckpt_path, cfg, config, sd, prior_folder)
 
 
@@ -181,12 +186,22 @@ def load_weights(model: torch.nn.Module, sd: Mapping[str, torch.Tensor], source:
     expected = shapes_of(model)
     sd = rename_for(set(expected), sd)
     check_state_dict(expected, sd, str(source), "EMOTE")
+    floats = [k for k, v in model.state_dict().items() if v.is_floating_point()]
+    wrong = sorted(f"{k} {sd[k].dtype}" for k in floats if not sd[k].is_floating_point())
+    if wrong:
+        raise ModelFormatError(f"{source} does not match EMOTE's layout ({listed('not floating-point', wrong)})")
     model.load_state_dict(sd, strict=True, assign=assign)
 
 
 def build_network(release: Release) -> EmoteNetwork:
     """The network with the release's weights, built without a throw-away random initialisation."""
-    with torch.device("meta"):
-        net = EmoteNetwork(release.config)
+    try:
+        with torch.device("meta"):
+            net = EmoteNetwork(release.config)
+    except (ValueError, AssertionError, ZeroDivisionError, RuntimeError) as exc:  # sizes torch's layers refuse
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ModelFormatError(
+            f"{release.checkpoint} with its cfg.yaml describes a network that cannot be built ({first[:120]})"
+        ) from None
     load_weights(net, release.state_dict, release.checkpoint, assign=True)
     return net.float().eval()

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from core.errors import InputError
+from core.matlab import load_mat
 
 EXP_SLICE = slice(80, 144)
 STYLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -21,11 +21,8 @@ def read_style_clip(path: str | Path) -> np.ndarray:
         raise InputError(f"style clip not found: {p}")
     suffix = p.suffix.lower()
     if suffix == ".mat":
-        try:
-            coeff = scipy.io.loadmat(str(p)).get("coeff")
-        except (ValueError, OSError, TypeError) as exc:
-            raise InputError(f"style clip {p.name} is not a readable .mat file: {exc}") from None
-        if coeff is None or coeff.ndim != 2 or coeff.shape[1] != 257:
+        coeff = load_mat(p, f"style clip {p.name}").get("coeff")
+        if not isinstance(coeff, np.ndarray) or not np.issubdtype(coeff.dtype, np.number) or coeff.shape[1:] != (257,):
             raise InputError(f"style clip {p.name} needs a 'coeff' array of shape (T, 257) (Deep3DFaceRecon)")
         exp = coeff[:, EXP_SLICE]
     elif suffix == ".npy":
