@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -138,6 +139,28 @@ def test_styletalk_style_clips(samples_dir, tmp_path):
     (tmp_path / "wrong.npy").write_bytes(b"garbage")
     with pytest.raises(InputError, match=r"not a readable \.npy"):
         read_style_clip(tmp_path / "wrong.npy")
+
+
+@pytest.mark.parametrize(
+    ("array", "detail"),
+    [
+        (np.ones((10, 64), np.complex64), "holds complex64 values; save the coefficients as real numbers"),
+        (np.array([["a"] * 64] * 3), "holds <U1 values"),
+    ],
+)
+def test_npy_style_clips_of_other_than_real_numbers_are_refused(tmp_path: Path, array: np.ndarray, detail: str):
+    np.save(tmp_path / "clip.npy", array)
+    with pytest.raises(InputError, match=re.escape(detail)):
+        read_style_clip(tmp_path / "clip.npy")
+
+
+def test_an_npy_style_clip_declaring_a_huge_array_is_refused_from_its_header(tmp_path: Path):
+    header = {"descr": "<f4", "fortran_order": False, "shape": (10**9, 64)}
+    with (tmp_path / "bomb.npy").open("wb") as fp:
+        np.lib.format.write_array_header_1_0(fp, header)
+        fp.write(b"\0" * 256)
+    with pytest.raises(InputError, match="arrays over"):
+        read_style_clip(tmp_path / "bomb.npy")
 
 
 def test_styletalk_engine_reproduces_fixture_from_phonemes(reference_dir, tmp_path):

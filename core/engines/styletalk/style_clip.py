@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.array_caps import check_npy_file
 from core.errors import InputError
 from core.matlab import load_mat
 
@@ -27,9 +28,13 @@ def read_style_clip(path: str | Path) -> np.ndarray:
         exp = coeff[:, EXP_SLICE]
     elif suffix == ".npy":
         try:
-            exp = np.load(p, allow_pickle=False)
+            with p.open("rb") as fp:
+                check_npy_file(fp, f"style clip {p.name}")
+                exp = np.load(fp, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise InputError(f"style clip {p.name} is not a readable .npy file: {exc}") from None
+        if not np.issubdtype(exp.dtype, np.integer) and not np.issubdtype(exp.dtype, np.floating):
+            raise InputError(f"style clip {p.name} holds {exp.dtype} values; save the coefficients as real numbers")
         if exp.ndim != 2 or exp.shape[1] not in (64, 73):
             raise InputError(f"style clip {p.name} must be (T, 64) expression coefficients, got {exp.shape}")
         exp = exp[:, :64]
