@@ -8,21 +8,25 @@ which a signal interrupts. On KeyboardInterrupt (or any error) the child is kill
 parent's objects were never touched: no decoder is left half-way through an utterance.
 
 The child runs only ``work`` and ``os._exit``\\s: no ``atexit`` handlers, no flushing of the
-parent's buffers. ``work`` must not need other threads (they do not exist in the child) and must
-return a picklable value. Where ``fork`` does not exist, ``work`` runs in this process.
+parent's buffers; on Linux the kernel kills it if the parent dies first (``kill -9``). ``work`` must
+not need other threads (they do not exist in the child) and must return a picklable value. Where
+``fork`` does not exist or fails (a process limit), ``work`` runs in this process.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import pickle
 import signal
+import sys
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
 from core.errors import MouthpieceError
 
 T = TypeVar("T")
+_PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
 
 
 def run_forked(work: Callable[[], T], what: str) -> T:
@@ -30,10 +34,16 @@ def run_forked(work: Callable[[], T], what: str) -> T:
     the error raised when the child dies without an answer (a crash, the out-of-memory killer)."""
     if not hasattr(os, "fork"):
         return work()
+    parent = os.getpid()
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return work()
     if pid == 0:
-        _child(work, read_end, write_end)
+        _child(work, parent, read_end, write_end)
     os.close(write_end)
     try:
         with os.fdopen(read_end, "rb") as pipe:
@@ -51,18 +61,21 @@ def run_forked(work: Callable[[], T], what: str) -> T:
     return value
 
 
-def _child(work: Callable[[], object], read_end: int, write_end: int) -> NoReturn:
+def _child(work: Callable[[], object], parent: int, read_end: int, write_end: int) -> NoReturn:
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it kills this child
+        if sys.platform == "linux":
+            ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         os.close(read_end)
-        try:
-            answer = pickle.dumps((True, work()))
-        except Exception as exc:
-            answer = pickle.dumps((False, exc))
-        with os.fdopen(write_end, "wb") as pipe:
-            pipe.write(answer)
-        code = 0
+        if os.getppid() == parent:  # else the parent died before that took effect
+            try:
+                answer = pickle.dumps((True, work()))
+            except Exception as exc:
+                answer = pickle.dumps((False, exc))
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(answer)
+            code = 0
     finally:
         os._exit(code)
 
