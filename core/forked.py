@@ -44,8 +44,8 @@ def run_forked(work: Callable[[], T], what: str) -> T:
         return work()
     if pid == 0:
         _child(work, parent, read_end, write_end)
-    os.close(write_end)
     try:
+        os.close(write_end)
         with os.fdopen(read_end, "rb") as pipe:
             answer = pipe.read()
     except BaseException:
