@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from bench.cpu import cpu_seconds
 from core.audio import SAMPLE_RATE, load_audio
 from core.phonetics import recognize_phones, styletalk_indices
 from core.testing.phones import agreement
@@ -39,9 +39,9 @@ def score_clip(wav: Path, labels_path: Path, refine: bool = True) -> ClipScore:
     audio = load_audio(wav)
     labels = np.array(json.loads(labels_path.read_text()), dtype=np.int64)
     labels = labels[: int(np.ceil(len(audio) / SAMPLE_RATE * 30.0))]
-    t0 = time.process_time()
+    t0 = cpu_seconds()
     predicted = styletalk_indices(recognize_phones(audio, refine), len(labels))
-    cpu = time.process_time() - t0
+    cpu = cpu_seconds() - t0
     exact, tolerant = agreement(predicted, labels)
     return ClipScore(wav.stem, len(labels), exact, tolerant, cpu / (len(audio) / SAMPLE_RATE))
 

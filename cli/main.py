@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mouthpiece {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"mouthpiece {args.command}: interrupted", file=sys.stderr)
+        print(f"mouthpiece {args.command}: interrupted; nothing written", file=sys.stderr)
         return 130
 
 

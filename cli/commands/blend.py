@@ -7,9 +7,10 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -141,8 +142,8 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     return track, rig
 
 
-def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, int]):  # -> BakeResult
-    """The add-on's own head building, baking, sound and preview set-up, in a fresh scene."""
+def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, int], path: Path):  # -> BakeResult
+    """The add-on's own head building, baking, sound and preview set-up, in a fresh scene saved at ``path``."""
     import bpy
 
     from blender_addon.bake import bake_track
@@ -150,6 +151,7 @@ def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, in
     from blender_addon.preview import add_key_light, frame_camera, setup_preview_render
     from blender_addon.sound import place_sound
     from blender_addon.wire import read_rig, read_track
+    from core.errors import MouthpieceError
 
     bpy.ops.wm.read_factory_settings(use_empty=True)
     scene = bpy.context.scene
@@ -167,52 +169,49 @@ def _build_scene(args: argparse.Namespace, track, rig, resolution: tuple[int, in
     bpy.context.view_layer.objects.active = head
     head.select_set(True)
     bpy.context.preferences.filepaths.save_version = 0  # no scene.blend1 backup beside it
-    from core.atomic import atomic_path
-
-    with atomic_path(args.output.resolve()) as tmp:
-        try:
-            bpy.ops.wm.save_as_mainfile(filepath=str(tmp), compress=True)
-        except RuntimeError as exc:
-            from core.errors import MouthpieceError
-
-            raise MouthpieceError(f"Blender could not save {args.output}: {exc}") from None
+    try:
+        bpy.ops.wm.save_as_mainfile(filepath=str(path), compress=True)
+    except RuntimeError as exc:
+        raise MouthpieceError(f"Blender could not save {args.output}: {exc}") from None
     return result
 
 
 def run(args: argparse.Namespace) -> int:
+    from core.atomic import atomic_path
+
     _check_paths(args)
     resolution = _resolution(args.resolution)
     started = time.monotonic()
     track, rig = _animate(args)
     seconds = time.monotonic() - started
-    with _quiet_fds(not args.verbose) as (out, err):
-        result = _build_scene(args, track, rig, resolution)
-        if not args.quiet:
-            print(f"wrote {args.output}: take '{result.name}', {track.duration:.1f} s animated in {seconds:.1f} s, "
-                  f"frames {result.frame_start}–{result.frame_end} at {args.fps:g} fps", file=out)  # fmt: skip
+    # the scene and its preview are written together once both are done: a Ctrl-C or a failed render
+    # leaves neither (older files stay as they were)
+    with _quiet_fds(not args.verbose) as (_, err), atomic_path(args.output.resolve()) as scene_tmp:
+        result = _build_scene(args, track, rig, resolution, scene_tmp)
         if args.video is not None:
-            import bpy
-
-            from blender_addon.preview import render_animation
-            from core.atomic import atomic_path
-
-            scene = bpy.context.scene
             started = time.monotonic()
-            with atomic_path(args.video.resolve()) as tmp:
-                scene.render.filepath = str(tmp)
-                _render(scene, render_animation, err, quiet=args.quiet)
-            if not args.quiet:
-                print(f"wrote {args.video}: {resolution[0]}x{resolution[1]}, {scene.frame_end - scene.frame_start + 1} "
-                      f"frames with sound, rendered in {time.monotonic() - started:.0f} s", file=out)  # fmt: skip
+            with atomic_path(args.video.resolve()) as video_tmp:
+                frames = _render(video_tmp, err, quiet=args.quiet)
+            rendering = time.monotonic() - started
+    if not args.quiet:
+        print(f"wrote {args.output}: take '{result.name}', {track.duration:.1f} s animated in {seconds:.1f} s, "
+              f"frames {result.frame_start}–{result.frame_end} at {args.fps:g} fps")  # fmt: skip
+        if args.video is not None:
+            print(f"wrote {args.video}: {resolution[0]}x{resolution[1]}, {frames} frames with sound, "
+                  f"rendered in {rendering:.0f} s")  # fmt: skip
     return 0
 
 
-def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
-    """Render the preview with a progress bar fed by Blender's render_post handler."""
+def _render(path: Path, err: TextIO, quiet: bool) -> int:
+    """Render the scene's preview to ``path`` with a progress bar fed by Blender's render_post handler; the
+    number of frames. Ctrl-C stops it after the frame being rendered (KeyboardInterrupt)."""
     import bpy
 
+    from blender_addon.preview import render_animation
     from core.errors import MouthpieceError
 
+    scene = bpy.context.scene
+    scene.render.filepath = str(path)
     total = scene.frame_end - scene.frame_start + 1
     bars: contextlib.AbstractContextManager[Progress | None]
     if quiet:
@@ -223,10 +222,11 @@ def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
 
         bars = Progress(TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(file=err), transient=True)  # fmt: skip
-    with bars as bar:
+    with bars as bar, _ctrl_c_ends_render(scene) as frame_done:
         task = bar.add_task("render", total=total) if bar else None
 
         def advance(*_args) -> None:
+            frame_done()
             if bar and task is not None:
                 bar.advance(task)
 
@@ -237,3 +237,31 @@ def _render(scene, render_animation, err: TextIO, quiet: bool) -> None:
             raise MouthpieceError(f"Blender could not render the preview: {exc}") from None
         finally:
             bpy.app.handlers.render_post.remove(advance)
+    return total
+
+
+@contextlib.contextmanager
+def _ctrl_c_ends_render(scene) -> Iterator[Callable[[], None]]:
+    """Make Ctrl-C end a blocking render: yields the function to call after each frame.
+
+    Blender swallows an exception raised in its handlers and renders on, and Python cannot stop its frame
+    loop; but the loop counts on the scene's current frame. So SIGINT is only noted, the call after the next
+    frame makes that frame the last, and KeyboardInterrupt is raised once the render has returned.
+    """
+    interrupted = False
+
+    def on_sigint(signum: int, frame: object) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    def frame_done() -> None:
+        if interrupted:
+            scene.frame_current = scene.frame_end
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield frame_done
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt

@@ -2,7 +2,9 @@
 alignment of a transcript, and phone-loop recognition (the yardstick for whether a transcript fits).
 
 Decoders load once per process (about half a second each) and are shared behind a lock, since a
-pocketsphinx decoder is not re-entrant.
+pocketsphinx decoder is not re-entrant. Each decode runs in a forked child on a copy of the decoder
+(core.forked): Ctrl-C ends it at once, and the shared decoder is never left half-way through an
+utterance; the results are the same as in this process.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from core.errors import ModelMissingError
+from core.forked import run_forked
 from core.phonetics.segments import PhoneSegment, normalize_phone
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ DITHER = 2.0 / 32768.0
 (exact zeros, as synthesizers and editors write), where the search then finds no path."""
 
 _LOCK = threading.RLock()
+_WHAT = "speech recognition"  # what a decode that dies without an answer is called in its error
 
 
 @dataclass(frozen=True)
@@ -119,21 +123,28 @@ def pcm16(audio: np.ndarray) -> bytes:
 def _decode(decoder, raw: bytes) -> None:
     decoder.reinit_feat()  # forget noise and CMN statistics of earlier clips: results depend on this clip only
     decoder.start_utt()
-    decoder.process_raw(raw, full_utt=True)
-    decoder.end_utt()
+    try:
+        decoder.process_raw(raw, full_utt=True)
+    finally:  # an error (or, without fork, a Ctrl-C) must not leave the decoder inside an utterance
+        decoder.end_utt()
 
 
 def recognize(audio: np.ndarray) -> list[ScoredPhone]:
     """Phone-loop recognition."""
+    raw = pcm16(audio)
     with _LOCK:
         d = _allphone_decoder()
-        _decode(d, pcm16(audio))
-        # Segment.ascore comes back as a probability; its log is the acoustic score.
-        segs = [(s.word, s.start_frame, s.end_frame + 1, math.log(max(s.ascore, 1e-300))) for s in d.seg() or []]
+        segs = run_forked(lambda: _phone_loop(d, raw), _WHAT)
     return [
         ScoredPhone(PhoneSegment(normalize_phone(w), a / FRAME_RATE, b / FRAME_RATE), score / _LOG_BASE)
         for w, a, b, score in segs
     ]
+
+
+def _phone_loop(d, raw: bytes) -> list[tuple[str, int, int, float]]:
+    _decode(d, raw)
+    # Segment.ascore comes back as a probability; its log is the acoustic score.
+    return [(s.word, s.start_frame, s.end_frame + 1, math.log(max(s.ascore, 1e-300))) for s in d.seg() or []]
 
 
 @dataclass(frozen=True)
@@ -149,11 +160,15 @@ def recognize_words(audio: np.ndarray, align: bool = True) -> RecognizedSpeech:
     raw = pcm16(audio)
     with _LOCK:
         d = _word_decoder()
-        _decode(d, raw)
-        segs = [(s.word, s.start_frame, s.end_frame + 1) for s in d.seg() or []]
-        words = [(w, (d.lookup_word(w) or "SIL").split(), a / FRAME_RATE, b / FRAME_RATE) for w, a, b in segs]
-        phones = _align_hypothesis(d, raw) if align and segs else None
+        words, phones = run_forked(lambda: _words(d, raw, align), _WHAT)
     return RecognizedSpeech([(w, [normalize_phone(p) for p in ph], a, b) for w, ph, a, b in words], phones)
+
+
+def _words(d, raw: bytes, align: bool) -> tuple[list[tuple[str, list[str], float, float]], list[PhoneSegment] | None]:
+    _decode(d, raw)
+    segs = [(s.word, s.start_frame, s.end_frame + 1) for s in d.seg() or []]
+    words = [(w, (d.lookup_word(w) or "SIL").split(), a / FRAME_RATE, b / FRAME_RATE) for w, a, b in segs]
+    return words, _align_hypothesis(d, raw) if align and segs else None
 
 
 def _align_hypothesis(d, raw: bytes) -> list[PhoneSegment] | None:
@@ -214,13 +229,17 @@ def choose(audio: np.ndarray, slots: Sequence[Sequence[Sequence[str]]]) -> list[
     raw = pcm16(audio)
     with _LOCK:
         d = _align_decoder(0)
-        try:
-            d.add_fsg("readings", d.create_fsg("readings", 0, state, transitions))
-            d.activate_search("readings")
-            _decode(d, raw)
-            hyp = d.hyp()
-        except (RuntimeError, ValueError):
-            return None
+        return run_forked(lambda: _choose(d, raw, state, transitions), _WHAT)
+
+
+def _choose(d, raw: bytes, final: int, transitions: list[tuple[int, int, float, str]]) -> list[str] | None:
+    try:
+        d.add_fsg("readings", d.create_fsg("readings", 0, final, transitions))
+        d.activate_search("readings")
+        _decode(d, raw)
+        hyp = d.hyp()
+    except (RuntimeError, ValueError):
+        return None
     return hyp.hypstr.split() if hyp is not None and hyp.hypstr else None
 
 
@@ -236,22 +255,24 @@ def align(audio: np.ndarray, words: list[str]) -> list[ScoredPhone] | None:
 
 def _align_once(d, raw: bytes, words: list[str]) -> list[ScoredPhone] | None:
     with _LOCK:
-        try:
-            d.set_align_text(" ".join(words))
-            _decode(d, raw)
-            if d.hyp() is None:
-                return None
-            d.set_alignment()
-            _decode(d, raw)
-            result = d.get_alignment()
-        except RuntimeError:
-            return None
-        if result is None:
-            return None
-        entries = [(p.name, p.start, p.start + p.duration, p.score) for p in result.phones()]
+        entries = run_forked(lambda: _alignment(d, raw, words), _WHAT)
     if not entries or entries[-1][2] == 0:
         return None
     return [
         ScoredPhone(PhoneSegment(normalize_phone(name), a / FRAME_RATE, b / FRAME_RATE), float(score))
         for name, a, b, score in entries
     ]
+
+
+def _alignment(d, raw: bytes, words: list[str]) -> list[tuple[str, int, int, float]] | None:
+    try:
+        d.set_align_text(" ".join(words))
+        _decode(d, raw)
+        if d.hyp() is None:
+            return None
+        d.set_alignment()
+        _decode(d, raw)
+        result = d.get_alignment()
+    except RuntimeError:
+        return None
+    return None if result is None else [(p.name, p.start, p.start + p.duration, p.score) for p in result.phones()]
