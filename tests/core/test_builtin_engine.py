@@ -303,3 +303,5 @@ def test_loudness_opens_a_shouted_line_wider_than_a_whispered_one(engine, papa_b
     assert jaw[0.1, "absolute"] < 0.85 * jaw[1.0, "absolute"]  # 20 dB quieter opens less
     assert jaw[0.1, "clip"] == pytest.approx(jaw[1.0, "clip"], rel=0.05)  # per-clip normalisation
     assert jaw[1.0, "absolute"] == pytest.approx(jaw[1.0, "clip"], rel=0.1)  # espeak is near the reference
+    with pytest.raises(InputError, match="loudness must be one of absolute, clip, not 'loud'"):
+        engine.run(audio, EngineOptions(extra={"loudness": "loud"}))

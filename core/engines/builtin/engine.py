@@ -11,7 +11,7 @@ import numpy as np
 
 from core.arkit import ARKIT_CHANNELS, EMOTIONS
 from core.audio import SAMPLE_RATE
-from core.engines.base import EngineOptions, ProgressFn, check_cancel
+from core.engines.base import EngineOptions, ProgressFn, check_cancel, check_loudness
 from core.engines.builtin import emotion as emo
 from core.engines.builtin.coarticulation import blend, fill_voiced_silence, open_for_speech
 from core.engines.builtin.filters import gaussian
@@ -71,7 +71,7 @@ class BuiltinEngine:
             "emotions": list(EMOTIONS),
             "styles": [],
             "transcript": True,
-            "extra": {"blinks": True, "eye_motion": True, "head_motion": True, "loudness": True},
+            "extra": {"blinks": True, "eye_motion": True, "head_motion": True, "loudness": "absolute"},
         }
 
     def run(
@@ -82,6 +82,7 @@ class BuiltinEngine:
         cancel: threading.Event | None = None,
     ) -> Track:
         audio = _check_audio(audio)
+        loudness_mode = check_loudness(options.extra.get("loudness", "absolute"))
         report = progress or (lambda fraction, message: None)
         warnings: list[str] = []
         fps = float(options.fps or NATIVE_FPS)
@@ -120,7 +121,7 @@ class BuiltinEngine:
         # the mouth opens ahead of the sound and closes with it
         voice = np.maximum(prosody.at("voice", times), prosody.at("voice", times + LEAD))
         level = np.maximum(prosody.at("level", times), prosody.at("level", times + LEAD))
-        loudness = prosody.loudness_gain() if options.extra.get("loudness", "absolute") == "absolute" else 1.0
+        loudness = prosody.loudness_gain() if loudness_mode == "absolute" else 1.0
         jaw = (JAW_AT_SILENCE + (JAW_AT_PEAK - JAW_AT_SILENCE) * level) * loudness
         params[:, P["jaw"]] *= jaw * emo.jaw_gain(weights)
         # the voice gate sends the mouth to rest; a lip contact is rest-compatible and may fall
