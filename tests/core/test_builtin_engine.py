@@ -281,6 +281,18 @@ def test_aligned_closures_survive_noise(engine, gauge):
     assert len(hits) == 9 and all(hits), hits
 
 
+def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
+    from core.testing.voices import pink_noise, speech_rms
+
+    audio, phones = synthesize("My mom made maple muffins on Monday morning.")
+    noise = pink_noise(audio.size, np.random.default_rng(2)) * speech_rms(audio) * 10.0 ** (-10.0 / 20.0)
+    prosody = analyse(audio + noise)  # 10 dB SNR: the noise alone sits 10 dB under the speech
+    closures = [prosody.at("dip", np.arange(p.start, p.end, 0.005)).min() for p in phones if p.phone in "PBM"]
+    assert len(closures) == 9 and max(closures) < -18.0, closures
+    vowels = [prosody.at("dip", np.array([(p.start + p.end) / 2]))[0] for p in phones if p.phone in ("EY", "AO")]
+    assert vowels and min(vowels) > -6.0, vowels  # vowel nuclei stay near the band's peak
+
+
 def test_the_room_ringing_on_is_not_voice():
     from core.testing.voices import reverb
 

@@ -11,8 +11,8 @@ from core.phonetics.segments import PhoneSegment
 
 CORE_FRACTION = 0.6
 """Share of a phone's duration (centred) over which its dominance is at full strength."""
-CONTACT_RAMP_IN = 0.030
-CONTACT_RAMP_OUT = 0.025
+CONTACT_RAMP_IN = 0.020
+CONTACT_RAMP_OUT = 0.020
 CONTACT_SHRINK = 0.010
 """The contact is held over the phone less this much at each end (alignments are not that exact)."""
 MIN_CONTACT_HOLD = 0.04
@@ -23,10 +23,11 @@ MIN_CONTACT_DIP = 8.0
 DIP_SHARE_OF_ROOM = 0.25
 LEAST_CONTACT_DIP = 4.0
 """... or, where noise fills the closures, this share of the room the band has above the noise floor
-there, but never less than LEAST_CONTACT_DIP: at 20 dB SNR a /b/ or /m/ dips only 5.7-7.5 dB."""
+there, but never less than LEAST_CONTACT_DIP."""
 
-CONTACT_DEPTH = 0.7
-"""The contact spans the part of the dip deeper than this fraction of its deepest point."""
+CONTACT_DEPTH = 0.85
+"""The contact spans the part of the dip deeper than this fraction of its deepest point (with the
+20 ms ramps: a wider span or longer ramps reach into the neighbouring vowels and shut them)."""
 CONTACT_JAW_DROP = 0.5
 """Share of the jaw opening given up during a bilabial closure."""
 LABIODENTAL_CLOSE = 0.4
