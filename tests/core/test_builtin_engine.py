@@ -293,6 +293,20 @@ def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
     assert vowels and min(vowels) > -6.0, vowels  # vowel nuclei stay near the band's peak
 
 
+def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
+    from core.phonetics import recognize_phones, sphinx
+    from core.phonetics.labials import add_labials
+    from core.testing.voices import reverb
+
+    audio, _ = synthesize("Jump, Bob, jump! My mom made maple muffins on Monday morning.")
+    wet = reverb(np.concatenate([audio, np.zeros(SAMPLE_RATE // 2, np.float32)]), np.random.default_rng(3))
+    words = recognize_phones(wet)
+    added = [p for p in add_labials(words, [s.segment for s in sphinx.recognize(wet)]) if p not in words]
+    assert added, "word recognition heard every bilabial the phone loop heard"
+    take = {(phone, round(start, 2)) for phone, start, _ in engine.run(wet, EngineOptions()).meta["phones"]}
+    assert {(p.phone, round(p.start, 2)) for p in added} <= take
+
+
 def test_the_room_ringing_on_is_not_voice():
     from core.testing.voices import reverb
 
