@@ -281,6 +281,23 @@ def test_aligned_closures_survive_noise(engine, gauge):
     assert len(hits) == 9 and all(hits), hits
 
 
+def test_recognized_phones_shut_the_lips_over_the_heard_closure_only():
+    from core.engines.builtin.visemes import P
+
+    segs = [PhoneSegment("SIL", 0.0, 0.2), PhoneSegment("AA", 0.2, 0.38), PhoneSegment("B", 0.38, 0.5),
+            PhoneSegment("AA", 0.5, 0.7), PhoneSegment("SIL", 0.7, 1.0)]  # fmt: skip
+    times = np.arange(60) / 60.0
+
+    def dip(t: np.ndarray) -> np.ndarray:  # the sound stops over the /b/'s last 40 ms only
+        return np.where((t > 0.46) & (t < 0.5), -30.0, 0.0)
+
+    heard = blend(segs, times, 0.04, 1 / 60, dip=dip)[:, P["close"]]
+    aligned = blend(segs, times, 0.04, 1 / 60, dip=dip, trust_phones=True)[:, P["close"]]
+    early, closure = (times > 0.38) & (times < 0.44), (times > 0.46) & (times < 0.5)
+    assert heard[closure].min() == pytest.approx(1.0) and heard[early].max() <= 0.3
+    assert aligned[early].min() > 0.7  # an aligned /b/ is believed over its whole span
+
+
 def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
     from core.testing.voices import pink_noise, speech_rms
 

@@ -33,6 +33,11 @@ CONTACT_JAW_DROP = 0.5
 LABIODENTAL_CLOSE = 0.4
 """How far f/v bring the lips together (the lower lip meets the teeth, not the upper lip)."""
 
+UNHEARD_CLOSE = 0.3
+"""Without phones aligned to a transcript, how far a bilabial's viseme alone brings the lips together:
+they shut only over a closure the sound shows (the contact), not wherever a recognized p/b/m's
+dominance reaches (into the vowels around it, when the recognizer times it early or late)."""
+
 OPEN_JAW_FLOOR = 0.25
 """Jaw opening held while the voice carries strong formants."""
 SPEECH_JAW_FLOOR = 0.14
@@ -74,7 +79,7 @@ def blend(
     contact is placed where the sound actually drops near the phone, and dropped where it does not
     (a dip of MIN_CONTACT_DIP, or less where ``room``, the band's dB above its noise floor, is
     small) unless ``trust_phones`` (phones aligned to a transcript that fits: the closure is there
-    even when noise hides its dip).
+    even when noise hides its dip); without ``trust_phones`` the lips shut only over such contacts.
     """
     times = np.asarray(times, dtype=np.float64)
     k = len(PARAMS)
@@ -100,6 +105,9 @@ def blend(
         num[lo:hi] += dom * np.asarray(vis.target)[None, :]
         den[lo:hi] += dom
     params = num / den
+    if dip is not None and not trust_phones:  # recognized phones: the lips shut over heard closures only
+        for name in ("close", "press"):
+            params[:, P[name]] = np.minimum(params[:, P[name]], UNHEARD_CLOSE)
     _enforce_contacts(params, segments, times, frame_period, dip, room, trust_phones)
     return params
 
