@@ -6,12 +6,12 @@ Without a transcript, word recognition misses many bilabials, most often by thei
 (:func:`core.phonetics.sphinx.recognize`) has no words to force a choice and hears a different share of
 them: on the voices set, word recognition finds 37% of the bilabials in reverb, the two together 47%.
 A phone-loop bilabial is taken where the word path has a consonant a bilabial is confused with, never over
-a vowel or a pause, so the lips still close only where the sound stops.
+a vowel or a pause; the lips then shut only where the sound stops (the engine's contacts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from core.phonetics.segments import PhoneSegment
 
@@ -23,18 +23,14 @@ AGREE_S = 0.06
 """A phone-loop bilabial whose centre is this close to a word-path bilabial's is the same one."""
 
 
-def add_labials(
-    phones: Sequence[PhoneSegment],
-    loop: Sequence[PhoneSegment],
-    trust: Callable[[float], bool] = lambda t: True,
-) -> list[PhoneSegment]:
+def add_labials(phones: Sequence[PhoneSegment], loop: Sequence[PhoneSegment]) -> list[PhoneSegment]:
     """``phones`` (contiguous) with each bilabial of ``loop`` that they lack laid over the consonant at
-    its centre, within that consonant's span; ``trust(t)`` says whether the loop is believed at ``t``."""
+    its centre, within that consonant's span."""
     out = list(phones)
     have = [(p.start + p.end) / 2 for p in phones if p.phone in BILABIALS]
     for b in loop:
         mid = (b.start + b.end) / 2
-        if b.phone not in BILABIALS or any(abs(h - mid) < AGREE_S for h in have) or not trust(mid):
+        if b.phone not in BILABIALS or any(abs(h - mid) < AGREE_S for h in have):
             continue
         i = next((k for k, p in enumerate(out) if p.start <= mid < p.end), None)
         if i is None or out[i].phone not in CONFUSED_WITH:

@@ -17,7 +17,7 @@ from core.engines.builtin.coarticulation import blend, fill_voiced_silence, open
 from core.engines.builtin.filters import gaussian
 from core.engines.builtin.life import blinks, gaze_channels, head_motion, head_rotvec, saccades
 from core.engines.builtin.mouth import SPEECH_CHANNELS, lip_activity, mouth_channels
-from core.engines.builtin.prosody import Prosody, analyse
+from core.engines.builtin.prosody import analyse
 from core.engines.builtin.visemes import PARAMS, P
 from core.errors import InputError
 from core.phonetics.segments import PhoneSegment
@@ -35,10 +35,6 @@ window later."""
 CONTACT_PARAMS = frozenset({"close", "press", "roll_lower"})
 SMOOTHING = 0.016
 """Seconds (Gaussian sigma) of the final smoothing of the mouth: no articulator jumps in one frame."""
-LOOP_ROOM_DB = 35.0
-"""Recognized phones take the phone loop's extra bilabials where the formant band rises this far above
-the noise floor: in steady noise the loop hears closures in the noise (at 20 dB SNR half of its p/b/m
-are false)."""
 HEAD_AXES = "axis-angle radians in the head's frame (Z up, front -Y, left +X): x chin down, z turn left, y tilt"
 
 
@@ -108,7 +104,7 @@ class BuiltinEngine:
             phones, front_warnings = phones_for(audio, transcript)
             warnings.extend(front_warnings)
             if not _transcript_used(transcript, warnings):
-                phones = _with_loop_labials(audio, phones, prosody)
+                phones = _with_loop_labials(audio, phones)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -224,16 +220,13 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
     return out
 
 
-def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment], prosody: Prosody) -> list[PhoneSegment]:
+def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment]) -> list[PhoneSegment]:
     """``phones`` with the bilabials the phone loop hears where word recognition put another consonant
-    (see :mod:`core.phonetics.labials`); the loop is not run where no part of the clip is clear of noise."""
-    if not np.any(prosody.room >= LOOP_ROOM_DB):
-        return phones
+    (see :mod:`core.phonetics.labials`)."""
     from core.phonetics.labials import add_labials
     from core.phonetics.sphinx import recognize
 
-    loop = [scored.segment for scored in recognize(audio)]
-    return add_labials(phones, loop, trust=lambda t: float(prosody.at("room", np.array([t]))[0]) >= LOOP_ROOM_DB)
+    return add_labials(phones, [scored.segment for scored in recognize(audio)])
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:
