@@ -18,6 +18,7 @@ from core.engines.builtin.filters import gaussian
 from core.engines.builtin.life import blinks, gaze_channels, head_motion, head_rotvec, saccades
 from core.engines.builtin.mouth import SPEECH_CHANNELS, lip_activity, mouth_channels
 from core.engines.builtin.prosody import analyse
+from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
 from core.engines.builtin.visemes import PARAMS, P
 from core.errors import InputError
 from core.phonetics.segments import PhoneSegment
@@ -104,7 +105,7 @@ class BuiltinEngine:
             phones, front_warnings = phones_for(audio, transcript)
             warnings.extend(front_warnings)
             if not _transcript_used(transcript, warnings):
-                phones = _with_loop_labials(audio, phones)
+                phones = _with_loop_labials(audio, phones, prosody.rt60)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -220,13 +221,18 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
     return out
 
 
-def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment]) -> list[PhoneSegment]:
+def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
     """``phones`` with the bilabials the phone loop hears where word recognition put another consonant
-    (see :mod:`core.phonetics.labials`)."""
+    (see :mod:`core.phonetics.labials`); in a reverberant room the loop listens a second time, with the
+    late reverberation suppressed."""
     from core.phonetics.labials import add_labials
     from core.phonetics.sphinx import recognize
 
-    return add_labials(phones, [scored.segment for scored in recognize(audio)])
+    phones = add_labials(phones, [scored.segment for scored in recognize(audio)])
+    if rt60 >= REVERBERANT_RT60_S:
+        dry = suppress_late_reverb(audio, rt60)
+        phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
+    return phones
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:

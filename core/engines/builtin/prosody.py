@@ -9,6 +9,7 @@ import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.engines.builtin.filters import closing, moving_max, moving_mean
+from core.engines.builtin.room import reverberation_time
 
 HOP = 0.01
 WINDOW = 0.025
@@ -46,6 +47,7 @@ class Prosody:
     open: np.ndarray  # 0..1 voiced with the formant band near its peak (a vowel's nucleus)
     speech: np.ndarray  # 0..1 voiced and not in a closure-deep dip
     speech_level: float = SILENCE_DBFS  # dBFS of the loud hops (95th percentile of 25 ms RMS)
+    rt60: float = 0.0  # seconds the room rings on, from how fast the voice falls (0: no fall seen)
 
     def at(self, name: str, t: np.ndarray) -> np.ndarray:
         """Linearly interpolate one curve at times ``t``."""
@@ -105,7 +107,8 @@ def analyse(audio: np.ndarray) -> Prosody:
     # 50 ms smoothing: the mouth cannot follow the band's frame-to-frame flicker
     vowel = moving_mean(_smoothstep((dip + 10.0) / 7.0) * voice, 5)
     speech = moving_mean((1.0 - _smoothstep((-dip - CLOSURE_DIP) / 8.0)) * voice, 5)
-    return Prosody(times, level, voice, _pitch(frames, voice), dip, room, vowel, speech, speech_level)
+    pitch = _pitch(frames, voice)
+    return Prosody(times, level, voice, pitch, dip, room, vowel, speech, speech_level, reverberation_time(db, HOP))
 
 
 def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
