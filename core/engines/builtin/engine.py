@@ -105,7 +105,7 @@ class BuiltinEngine:
             phones, front_warnings = phones_for(audio, transcript)
             warnings.extend(front_warnings)
             if not _transcript_used(transcript, warnings):
-                phones = _with_loop_labials(audio, phones, prosody.rt60)
+                phones = _more_bilabials(audio, phones, prosody.rt60)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -221,10 +221,12 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
     return out
 
 
-def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
-    """``phones`` with the bilabials the phone loop hears where word recognition put another consonant
-    (see :mod:`core.phonetics.labials`); in a reverberant room the loop listens a second time, with the
-    late reverberation suppressed."""
+def _more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
+    """``phones`` with the bilabials other recognitions hear where word recognition put another consonant
+    (see :mod:`core.phonetics.labials`): the phone loop; and in a reverberant room, the phone loop and word
+    recognition (without its alignment pass: the contacts find their closures) once more on the clip with
+    its late reverberation suppressed."""
+    from core.phonetics import recognize_phones
     from core.phonetics.labials import add_labials
     from core.phonetics.sphinx import recognize
 
@@ -232,6 +234,7 @@ def _with_loop_labials(audio: np.ndarray, phones: list[PhoneSegment], rt60: floa
     if rt60 >= REVERBERANT_RT60_S:
         dry = suppress_late_reverb(audio, rt60)
         phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
+        phones = add_labials(phones, recognize_phones(dry, refine=False))
     return phones
 
 
