@@ -223,19 +223,18 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 def _more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
     """``phones`` with the bilabials other recognitions hear where word recognition put another consonant
-    (see :mod:`core.phonetics.labials`): the phone loop; and in a reverberant room, the phone loop and word
-    recognition (without its alignment pass: the contacts find their closures) once more on the clip with
-    its late reverberation suppressed."""
+    (see :mod:`core.phonetics.labials`): the phone loop; in a reverberant room, the phone loop and word
+    recognition (without its alignment pass: the contacts find their closures) on the clip with its late
+    reverberation suppressed."""
     from core.phonetics import recognize_phones
     from core.phonetics.labials import add_labials
     from core.phonetics.sphinx import recognize
 
-    phones = add_labials(phones, [scored.segment for scored in recognize(audio)])
-    if rt60 >= REVERBERANT_RT60_S:
-        dry = suppress_late_reverb(audio, rt60)
-        phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
-        phones = add_labials(phones, recognize_phones(dry, refine=False))
-    return phones
+    if rt60 < REVERBERANT_RT60_S:
+        return add_labials(phones, [scored.segment for scored in recognize(audio)])
+    dry = suppress_late_reverb(audio, rt60)
+    phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
+    return add_labials(phones, recognize_phones(dry, refine=False))
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:
