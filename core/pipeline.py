@@ -91,8 +91,9 @@ class AnimateRequest:
             "blinks": self.blinks,
             "head_motion": engine_moves_head(self.engine, self.head_motion),
             "eye_motion": self.eye_motion,
-            "loudness": self.loudness,
         }
+        if self.loudness != "absolute":  # only an engine with a loudness option gets here (the default)
+            extra["loudness"] = self.loudness
         if self.pose_style is not None and not self.adds_posevae:
             extra["pose_style"] = self.pose_style
         if self.identity is not None:
