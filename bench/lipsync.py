@@ -168,17 +168,21 @@ class VoicesRow:
 
 
 def run_voices(
-    gauge: LipGauge, engine_name: str, folder: Path, every: int, conditions: Sequence[str]
+    gauge: LipGauge, engine_name: str, folder: Path, every: int, conditions: Sequence[str], half: str | None = None
 ) -> list[VoicesRow]:
     """Animate every ``every``-th clip of the voices set in this process (the RTF leaves out the
-    command's start-up), with its transcript and without; and try another sentence's transcript."""
+    command's start-up), with its transcript and without; and try another sentence's transcript.
+    ``half`` "dev" keeps the clips of even-numbered sentences, "held-out" those of odd ones."""
     from core.audio import load_audio
     from core.engines import EngineOptions, get_engine
     from core.phonetics import phones_for, phones_to_frames
     from core.testing.voices import SENTENCES, generate
 
     engine = get_engine(engine_name)
-    clips = [c for c in generate(folder)[::every] if not conditions or c.condition in conditions]
+    clips = [c for c in generate(folder) if not conditions or c.condition in conditions]
+    if half is not None:
+        clips = [c for c in clips if c.sentence % 2 == (half == "held-out")]
+    clips = clips[::every]
     rows: list[VoicesRow] = []
     if clips:  # load the decoders before timing anything
         engine.run(load_audio(folder / clips[0].wav), EngineOptions(transcript=clips[0].text))
@@ -267,6 +271,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--voices-dir", type=Path, default=VOICES_DIR, help="where the voices set is (made if absent)")
     parser.add_argument("--every", type=int, default=1, help="voices set: only every N-th clip (a quicker subset)")
     parser.add_argument("--conditions", nargs="*", default=[], help="voices set: only these conditions")
+    parser.add_argument(
+        "--half",
+        choices=("dev", "held-out"),
+        help="voices set: only the clips of even-numbered sentences (dev, to tune on) or odd ones (held-out)",
+    )
     parser.add_argument("--clips", nargs="*", help="only these real clips (by name)")
     parser.add_argument("--skip-real", action="store_true", help="only the synthesized sentences")
     parser.add_argument("--skip-synth", action="store_true", help="only the real clips")
@@ -279,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         work = Path(tmp)
         if args.set == "voices":
             real = None if args.skip_real else _pooled([s for _, s in run_real(gauge, args.engine, work, args.clips)])
-            print_voices(run_voices(gauge, args.engine, args.voices_dir, args.every, args.conditions), real)
+            print_voices(run_voices(gauge, args.engine, args.voices_dir, args.every, args.conditions, args.half), real)
             return 0
         if not args.skip_real:
             rows = run_real(gauge, args.engine, work, args.clips)

@@ -167,6 +167,8 @@ class MOUTHPIECE_PT_animation(_Panel, bpy.types.Panel):
             col.prop(settings, "head_motion_source", text="From")
             if settings.head_motion_source == "SADTALKER":
                 col.prop(settings, "pose_style")
+        if "loudness" in options.get("extra", {}):
+            col.prop(settings, "loudness")
         col.prop(settings, "seed")
         box = layout.box()
         box.label(text="Keys", icon="KEYFRAME")

@@ -190,6 +190,14 @@ class MouthpieceSettings(bpy.types.PropertyGroup):
         default=0, min=0, max=POSE_STYLES - 1,
     )  # fmt: skip
     blinks: BoolProperty(name="Blinks", description="Add natural eye blinks", default=True)
+    loudness: EnumProperty(
+        name="Loudness",
+        items=(
+            ("absolute", "Absolute", "A louder recording opens the mouth wider: a shout wider than a whisper"),
+            ("clip", "Per Clip", "Every clip is normalised to its own level"),
+        ),
+        default="absolute",
+    )  # fmt: skip
     seed: IntProperty(name="Seed", description="Variation: the same seed gives the same take", default=0, min=0)
     start_frame: IntProperty(name="Start Frame", description="Frame where the take and its sound start", default=1)
     mapping_preset: EnumProperty(

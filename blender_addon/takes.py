@@ -43,7 +43,10 @@ def job_params(settings, head=None) -> dict:
         params["style"] = settings.style
     if settings.identity not in ("", DEFAULT):
         params["identity"] = settings.identity
-    engine_rig = (engine_info(settings.engine) or {}).get("rig")
+    info = engine_info(settings.engine) or {}
+    if "loudness" in info.get("options", {}).get("extra", {}):
+        params["loudness"] = settings.loudness
+    engine_rig = info.get("rig")
     if head is not None and (engine_rig, head_rig(head)) in RETARGETS:
         params["rig"] = head_rig(head)
     return params

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engines.base import Engine, EngineOptions, ProgressFn, check_cancel
+from core.engines.base import Engine, EngineOptions, Loudness, ProgressFn, check_cancel, check_loudness
 from core.errors import InputError, ModelMissingError
 from core.head_motion import (
     HEAD_MOTIONS,
@@ -36,7 +36,7 @@ RETARGET_AT = 0.95
 """Progress when the retargeting starts."""
 _SAME_IN_PARAMS = (
     "engine", "emotion", "intensity", "seed", "style", "identity", "transcript", "fps", "blinks", "eye_motion",
-    "pose_style", "rig",
+    "pose_style", "rig", "loudness",
 )  # fmt: skip
 """Fields of the server's ``JobParams`` that the request takes as they are."""
 
@@ -64,6 +64,8 @@ class AnimateRequest:
     phonemes: list[int] | None = None
     """30 fps phoneme indices (StyleTalk), instead of finding them in the audio"""
     emotion_keys: list[tuple[float, str, float]] | None = None
+    loudness: Loudness = "absolute"
+    """the builtin engine's mouth scale: the clip's absolute level, or each clip normalised to its own"""
     extras: dict[str, Any] = field(default_factory=dict)
     """engine-specific options (``EngineOptions.extra``); the fields above take precedence"""
 
@@ -74,6 +76,7 @@ class AnimateRequest:
             if not pose_style_applies(self.engine, self.head_motion):
                 raise InputError("a pose style applies to SadTalker head motion or the sadtalker engine only")
             parse_pose_style(self.pose_style)
+        check_loudness(self.loudness)
         self.options()  # emotion, intensity, fps and the emotion keys are checked there
 
     @property
@@ -89,6 +92,8 @@ class AnimateRequest:
             "head_motion": engine_moves_head(self.engine, self.head_motion),
             "eye_motion": self.eye_motion,
         }
+        if self.loudness != "absolute":  # only an engine with a loudness option gets here (the default)
+            extra["loudness"] = self.loudness
         if self.pose_style is not None and not self.adds_posevae:
             extra["pose_style"] = self.pose_style
         if self.identity is not None:
@@ -140,6 +145,7 @@ class AnimateRequest:
             head_motion=args.head_motion,
             pose_style=None if args.pose_style is None else parse_pose_style(args.pose_style),
             rig=getattr(args, "rig", None),
+            loudness=args.loudness,
             phonemes=None if phonemes is None else read_phonemes(phonemes),
         )
         return replace(request, **fields) if fields else request

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 from core.arkit import EMOTIONS
 from core.engines import ENGINES, Engine, EngineOptions
+from core.engines.base import Loudness
 from core.errors import InputError
 from core.head_motion import POSE_STYLES, HeadMotion, adds_posevae, pose_style_applies
 from core.pipeline import AnimateRequest
@@ -60,6 +61,11 @@ class JobParams(BaseModel):
         None, ge=0, le=POSE_STYLES - 1, strict=True, description="PoseVAE pose style 0..45 (head_motion sadtalker)"
     )
     eye_motion: StrictBool = True
+    loudness: Loudness = Field(
+        "absolute",
+        description="builtin engine: absolute opens the mouth wider for a louder recording (a shout wider than "
+        "a whisper); clip normalises every clip to its own level",
+    )
     identity: str | int | None = Field(None, description="engine-specific speaker identity (name or index)")
     rig: Literal["arkit", "flame", "bfm"] | None = Field(
         None,
@@ -208,6 +214,10 @@ def animate_request(params: JobParams, engine: Engine, max_transcript_chars: int
                 else "it takes no identity; leave identity out"
             )
             raise InputError(f"engine '{name}' has no identity {params.identity!r}; {offer}")
+    if params.loudness != "absolute" and "loudness" not in info.get("extra", {}):
+        raise InputError(
+            f"engine '{name}' has no loudness option (its mouth follows its own model); leave loudness out"
+        )
     if params.transcript is not None and len(params.transcript) > max_transcript_chars:
         raise InputError(
             f"the transcript has {len(params.transcript)} characters; the limit is {max_transcript_chars} "

@@ -40,6 +40,7 @@ LINE_ARGUMENTS: tuple[str, ...] = (
     "head_motion",
     "pose_style",
     "no_eye_motion",
+    "loudness",
     "model_dir",
     "checkpoint",
     "model_config",

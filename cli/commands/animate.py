@@ -65,6 +65,13 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-blinks", action="store_true", help="no blinks")
     add_head_motion_arguments(parser)
     parser.add_argument("--no-eye-motion", action="store_true", help="no eye saccades")
+    parser.add_argument(
+        "--loudness",
+        choices=("absolute", "clip"),
+        default="absolute",
+        help="builtin engine: absolute (default) opens the mouth wider for a louder recording (a shout wider "
+        "than a whisper); clip normalises every clip to its own level",
+    )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="torch device (default auto)")
 
 
@@ -78,11 +85,16 @@ def add_head_motion_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pose-style", help="SadTalker pose style 0..45, default 0 (with --head-motion sadtalker)")
 
 
-def check_style(args: argparse.Namespace, engine: Any) -> None:
-    """Refuse --style for an engine that takes none, as the server does, instead of ignoring it."""
+def check_engine_options(args: argparse.Namespace, engine: Any) -> None:
+    """Refuse --style or --loudness clip for an engine that has no such option, as the server does,
+    instead of ignoring it."""
     from core.errors import InputError
 
     info = engine.describe()
+    if args.loudness != "absolute" and "loudness" not in info.get("extra", {}):
+        raise InputError(
+            f"engine '{args.engine}' has no loudness option (its mouth follows its own model); leave --loudness out"
+        )
     if args.style is not None and not info.get("styles") and "style_help" not in info:
         raise InputError(
             f"engine '{args.engine}' takes no style; leave --style out "
@@ -115,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         model_config=args.model_config,
         device=args.device,
     )
-    check_style(args, engine)
+    check_engine_options(args, engine)
     request = fit_to_file(request, engine.rig, kind, args.output)
     with progress_bar(args.quiet) as progress:
         track = animate(engine, audio, request, progress, posevae_device=args.device)

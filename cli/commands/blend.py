@@ -116,7 +116,7 @@ def _quiet_fds(enabled: bool) -> Iterator[tuple[TextIO, TextIO]]:
 
 def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
     """Run the engine in-process on the clip, at its native rate; returns the track and the rig it animates."""
-    from cli.commands.animate import check_style, print_warnings, progress_bar
+    from cli.commands.animate import check_engine_options, print_warnings, progress_bar
     from core.audio import load_audio
     from core.engines import get_engine
     from core.errors import InputError, ModelMissingError
@@ -125,7 +125,7 @@ def _animate(args: argparse.Namespace):  # -> tuple[Track, FaceRig]
 
     request = AnimateRequest.from_args(args, fps=None, rig=None)  # the bake fits the take to the scene's rate
     engine = get_engine(args.engine, device=args.device)
-    check_style(args, engine)
+    check_engine_options(args, engine)
     ready, why = engine.status()
     if not ready:
         raise ModelMissingError(why)

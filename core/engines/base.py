@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -15,6 +15,18 @@ from core.track import Track
 
 ProgressFn = Callable[[float, str], None]
 """progress(fraction 0..1, message)"""
+Loudness = Literal["absolute", "clip"]
+LOUDNESS_MODES: tuple[Loudness, ...] = ("absolute", "clip")
+"""``extra["loudness"]`` of an engine that offers it: "absolute" scales the mouth by the clip's level
+against a speech reference (a shouted line opens wider than a whispered one); "clip" normalises each
+clip to its own level."""
+
+
+def check_loudness(value: object) -> Loudness:
+    """``value`` as a loudness mode; :class:`InputError` naming the choices otherwise."""
+    if value not in LOUDNESS_MODES:
+        raise InputError(f"loudness must be one of {', '.join(LOUDNESS_MODES)}, not {value!r}")
+    return value
 
 
 @dataclass

@@ -121,6 +121,20 @@ def test_job_params_send_the_scene_rate(scene):
         assert job_params(scene.mouthpiece)["fps"] == 23.976024
 
 
+def test_job_params_ask_for_loudness_where_the_engine_offers_it(scene):
+    from blender_addon.takes import job_params
+    from core.engines import get_engine
+
+    with enabled_addon():
+        session().engines = [{"name": n, "options": get_engine(n).describe()} for n in ("builtin", "emote")]
+        settings = scene.mouthpiece
+        assert settings.loudness == "absolute" and job_params(settings)["loudness"] == "absolute"
+        settings.loudness = "clip"
+        assert job_params(settings)["loudness"] == "clip"
+        settings.engine = "emote"
+        assert "loudness" not in job_params(settings)  # the server would refuse it: emote has no such option
+
+
 def test_cancel_reaches_the_server(tmp_path):
     wav = tmp_path / "long.wav"
     speech = load_audio(HELLO)
@@ -192,6 +206,7 @@ class CheckingLayout:
 def test_panels_draw_every_state(scene):
     from blender_addon.head import build_head
     from blender_addon.wire import read_rig
+    from core.engines import get_engine
 
     from .conftest import grid_rig
 
@@ -204,7 +219,7 @@ def test_panels_draw_every_state(scene):
         panel.layout = CheckingLayout(log)
         session().health, session().error = None, "cannot reach the Mouthpiece server at http://x"
         session().engines = [
-            {"name": "builtin", "ready": True, "rig": "arkit", "options": {}},
+            {"name": "builtin", "ready": True, "rig": "arkit", "options": get_engine("builtin").describe()},
             {"name": "emote", "ready": False, "rig": "flame", "message": "EMOTE weights are missing: put them in X"},
         ]
         build_head(read_rig(grid_rig(name="flame").to_npz_bytes()), name="FLAME Head")

@@ -77,6 +77,7 @@ def test_animate_json_and_switches(tmp_path, capsys):
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--seed", "-1"], "--seed must be a whole number from 0 to"),
         ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--style", "happy"], "engine 'builtin' takes no style"),
         ([str(HELLO_WAV), "-o", "{tmp}"], "must end in .npz, .json"),
+        ([str(HELLO_WAV), "-o", "{tmp}/t.npz", "--engine", "emote", "--loudness", "clip"], "has no loudness option"),
     ],
 )
 def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
@@ -86,6 +87,26 @@ def test_wrong_input_is_one_line_and_exit_2(tmp_path, capsys, args, message):
     assert rc == 2
     assert len(err.splitlines()) == 1 and err.startswith("mouthpiece animate: error:")
     assert message in err
+    assert not (tmp_path / "t.npz").exists()
+
+
+def test_loudness_absolute_opens_a_shout_wider_and_clip_does_not(tmp_path):
+    from core.audio import write_wav
+
+    shout = load_audio(HELLO_WAV)[: round(2.4 * 16000)]  # "Hello! My name is Mouthpiece."
+    jaw = {}
+    for gain in (1.0, 0.1):  # the same line 20 dB quieter
+        wav = tmp_path / f"gain{gain}.wav"
+        write_wav(wav, shout * gain)
+        for mode in ("absolute", "clip"):
+            out = tmp_path / f"{gain}-{mode}.npz"
+            words = ["--transcript", "Hello! My name is Mouthpiece.", "--head-motion", "none", "--loudness", mode, "-q"]
+            assert main(["animate", str(wav), "-o", str(out), *words]) == 0
+            jaw[gain, mode] = Track.load(out).channel("jawOpen").max()
+    assert jaw[0.1, "absolute"] < 0.85 * jaw[1.0, "absolute"]
+    assert jaw[0.1, "clip"] == pytest.approx(jaw[1.0, "clip"], rel=0.05)
+    with pytest.raises(SystemExit):
+        main(["animate", str(HELLO_WAV), "-o", str(tmp_path / "t.npz"), "--loudness", "loud"])
     assert not (tmp_path / "t.npz").exists()
 
 
@@ -157,11 +178,12 @@ def test_the_arguments_make_the_pipelines_request(tmp_path) -> None:
             phonemes=seq,
             transcript_file=text,
             no_blinks=True,
+            loudness="clip",
         )
     )
     assert request == AnimateRequest(
         engine="sadtalker", intensity=0.25, seed=7, identity=3, transcript="hello there", fps=29.97, blinks=False,
-        pose_style=5, rig="arkit", phonemes=[31, 21, 0])  # fmt: skip
+        pose_style=5, rig="arkit", phonemes=[31, 21, 0], loudness="clip")  # fmt: skip
     assert AnimateRequest.from_args(_args(rig="bfm", fps=24), fps=None, rig=None) == AnimateRequest()
     for given, message in [
         ({"pose_style": 0}, "--pose-style only applies with --head-motion sadtalker"),

@@ -281,6 +281,80 @@ def test_aligned_closures_survive_noise(engine, gauge):
     assert len(hits) == 9 and all(hits), hits
 
 
+def test_recognized_phones_shut_the_lips_over_the_heard_closure_only():
+    from core.engines.builtin.visemes import P
+
+    segs = [PhoneSegment("SIL", 0.0, 0.2), PhoneSegment("AA", 0.2, 0.38), PhoneSegment("B", 0.38, 0.5),
+            PhoneSegment("AA", 0.5, 0.7), PhoneSegment("SIL", 0.7, 1.0)]  # fmt: skip
+    times = np.arange(60) / 60.0
+
+    def dip(t: np.ndarray) -> np.ndarray:  # the sound stops over the /b/'s last 40 ms only
+        return np.where((t > 0.46) & (t < 0.5), -30.0, 0.0)
+
+    heard = blend(segs, times, 0.04, 1 / 60, dip=dip)[:, P["close"]]
+    aligned = blend(segs, times, 0.04, 1 / 60, dip=dip, trust_phones=True)[:, P["close"]]
+    early, closure = (times > 0.38) & (times < 0.44), (times > 0.46) & (times < 0.5)
+    assert heard[closure].min() == pytest.approx(1.0) and heard[early].max() <= 0.3
+    assert aligned[early].min() > 0.7  # an aligned /b/ is believed over its whole span
+
+
+def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
+    from core.testing.voices import pink_noise, speech_rms
+
+    audio, phones = synthesize("My mom made maple muffins on Monday morning.")
+    noise = pink_noise(audio.size, np.random.default_rng(2)) * speech_rms(audio) * 10.0 ** (-10.0 / 20.0)
+    prosody = analyse(audio + noise)  # 10 dB SNR: the noise alone sits 10 dB under the speech
+    closures = [prosody.at("dip", np.arange(p.start, p.end, 0.005)).min() for p in phones if p.phone in "PBM"]
+    assert len(closures) == 9 and max(closures) < -18.0, closures
+    vowels = [prosody.at("dip", np.array([(p.start + p.end) / 2]))[0] for p in phones if p.phone in ("EY", "AO")]
+    assert vowels and min(vowels) > -6.0, vowels  # vowel nuclei stay near the band's peak
+
+
+def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
+    """Word recognition, then the phone loop and word recognition again on the clip with its late
+    reverberation suppressed: the take has every bilabial they add."""
+    from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
+    from core.phonetics import recognize_phones, sphinx
+    from core.phonetics.labials import add_labials
+    from core.testing.voices import reverb
+
+    audio, _ = synthesize("Put the paper back on the pile by the pump. Maybe Ben will bring the bikes home by Monday.")
+    wet = reverb(np.concatenate([audio, np.zeros(SAMPLE_RATE // 2, np.float32)]), np.random.default_rng(3))
+    rt60 = analyse(wet).rt60
+    assert rt60 >= REVERBERANT_RT60_S
+    words = recognize_phones(wet)
+    dry = suppress_late_reverb(wet, rt60)
+    heard = add_labials(words, [s.segment for s in sphinx.recognize(dry)])
+    again = add_labials(heard, recognize_phones(dry, refine=False))
+    bilabials = [sum(p.phone in ("P", "B", "M") for p in phones) for phones in (words, heard, again)]
+    assert bilabials[0] < bilabials[1] < bilabials[2], "each listening with less of the room adds a bilabial"
+    take = {(phone, round(start, 2)) for phone, start, _ in engine.run(wet, EngineOptions()).meta["phones"]}
+    assert {(p.phone, round(p.start, 2)) for p in again if p not in words} <= take
+
+
+def test_the_voice_tells_a_reverberant_room_from_a_dry_one():
+    from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
+    from core.testing.voices import reverb
+
+    for text in ("Put the paper back on the pile.", "Jump, Bob, jump!"):
+        audio, phones = synthesize(text)
+        dry = np.concatenate([audio, np.zeros(SAMPLE_RATE, np.float32)])
+        wet = reverb(dry, np.random.default_rng(3))  # RT60 0.6 s
+        assert analyse(dry).rt60 < 0.2 and REVERBERANT_RT60_S <= analyse(wet).rt60 < 0.9
+        out = suppress_late_reverb(wet, analyse(wet).rt60)
+        end = max(p.end for p in phones if p.phone != "SIL")
+        tail = slice(round((end + 0.15) * SAMPLE_RATE), round((end + 0.5) * SAMPLE_RATE))
+        vowels = np.concatenate(
+            [np.arange(round(p.start * SAMPLE_RATE), round(p.end * SAMPLE_RATE)) for p in phones if p.phone in "AEYAH"]
+        )
+
+        def db(x: np.ndarray, at: slice | np.ndarray) -> float:
+            return float(10.0 * np.log10(np.mean(x[at].astype(np.float64) ** 2)))
+
+        assert db(out, tail) < db(wet, tail) - 2.0  # the room's tail is quieter
+        assert db(out, vowels) > db(wet, vowels) - 1.5  # the voice is not
+
+
 def test_the_room_ringing_on_is_not_voice():
     from core.testing.voices import reverb
 
@@ -303,3 +377,5 @@ def test_loudness_opens_a_shouted_line_wider_than_a_whispered_one(engine, papa_b
     assert jaw[0.1, "absolute"] < 0.85 * jaw[1.0, "absolute"]  # 20 dB quieter opens less
     assert jaw[0.1, "clip"] == pytest.approx(jaw[1.0, "clip"], rel=0.05)  # per-clip normalisation
     assert jaw[1.0, "absolute"] == pytest.approx(jaw[1.0, "clip"], rel=0.1)  # espeak is near the reference
+    with pytest.raises(InputError, match="loudness must be one of absolute, clip, not 'loud'"):
+        engine.run(audio, EngineOptions(extra={"loudness": "loud"}))

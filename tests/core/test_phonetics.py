@@ -88,6 +88,17 @@ def test_split_word_shares_the_span_by_typical_duration():
 # --- letter-to-sound --------------------------------------------------------------------------
 
 
+def test_the_phone_loop_adds_bilabials_over_consonants_only():
+    from core.phonetics.labials import add_labials
+
+    seg = PhoneSegment
+    words = [seg("SIL", 0.0, 0.1), seg("AH", 0.1, 0.2), seg("D", 0.2, 0.3), seg("AA", 0.3, 0.5), seg("M", 0.5, 0.6)]
+    loop = [seg("B", 0.22, 0.32), seg("P", 0.35, 0.4), seg("M", 0.52, 0.58), seg("B", 0.02, 0.06)]
+    out = add_labials(words, loop)
+    assert out == [seg("SIL", 0.0, 0.1), seg("AH", 0.1, 0.2), seg("D", 0.2, 0.22), seg("B", 0.22, 0.3),
+                   seg("AA", 0.3, 0.5), seg("M", 0.5, 0.6)]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("word", "phones"),
     [

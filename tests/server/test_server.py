@@ -237,6 +237,21 @@ def test_job_end_to_end_npz_and_json_agree(
     assert client.get(f"/v1/jobs/{job_id}").status_code == 404
 
 
+def test_loudness_absolute_opens_a_shout_wider_and_clip_does_not(client: httpx.Client, speech: np.ndarray) -> None:
+    jaw = {}
+    for gain in (1.0, 0.1):  # the same line 20 dB quieter
+        audio = wav_bytes(speech[: round(2.4 * SAMPLE_RATE)] * gain)  # "Hello! My name is Mouthpiece."
+        for mode in ("absolute", "clip"):
+            params = {"transcript": "Hello! My name is Mouthpiece.", "head_motion": False, "loudness": mode}
+            r = submit(client, audio, params)
+            assert r.status_code == 202, r.text
+            assert wait_for(client, r.json()["id"], FINISHED)["state"] == "done"
+            track = Track.from_npz(client.get(f"/v1/jobs/{r.json()['id']}/track").content)
+            jaw[gain, mode] = track.channel("jawOpen").max()
+    assert jaw[0.1, "absolute"] < 0.85 * jaw[1.0, "absolute"]
+    assert jaw[0.1, "clip"] == pytest.approx(jaw[1.0, "clip"], rel=0.05)
+
+
 def ffmpeg_encode(wav: bytes, suffix: str, tmp_path: Path) -> bytes:
     """Encode with the ffmpeg that imageio-ffmpeg ships (MP3/M4A test clips)."""
     import imageio_ffmpeg
@@ -431,6 +446,8 @@ BAD_PARAMS = [
     ({"emotion_keys": [[0.0, "happy", 2.0]]}, 400, "intensity 0..1"),
     ({"speed": 2}, 400, "speed: unknown parameter"),
     ({"transcript": "la " * 100}, 400, "the limit is 200"),
+    ({"loudness": "loud"}, 400, "loudness: Input should be 'absolute' or 'clip'"),
+    ({"loudness": True}, 400, "loudness: Input should be 'absolute' or 'clip'"),
     ("{engine: builtin", 400, "params is not valid JSON"),
     ("[1, 2]", 400, "params must be a JSON object"),
 ]

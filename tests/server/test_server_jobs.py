@@ -101,10 +101,14 @@ def test_sadtalker_head_motion_keeps_the_engines_head_still() -> None:
 def test_job_params_make_the_pipelines_request() -> None:
     from core.pipeline import AnimateRequest
 
-    params = JobParams(head_motion=False, fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)])
-    assert AnimateRequest.from_params(params) == AnimateRequest(
-        head_motion="none", fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)]
+    params = JobParams(
+        head_motion=False, fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)], loudness="clip"
     )
+    assert AnimateRequest.from_params(params) == AnimateRequest(
+        head_motion="none", fps=24, rig="flame", seed=9, emotion_keys=[(0.0, "happy", 1.0)], loudness="clip"
+    )
+    assert AnimateRequest.from_params(params).options().extra["loudness"] == "clip"
+    assert "loudness" not in AnimateRequest.from_params(JobParams()).options().extra  # the engine's default
     moved = {True: "engine", False: "none", "sadtalker": "sadtalker"}
     for value, source in moved.items():
         assert AnimateRequest.from_params(JobParams(head_motion=value)).head_motion == source

@@ -11,8 +11,8 @@ from core.phonetics.segments import PhoneSegment
 
 CORE_FRACTION = 0.6
 """Share of a phone's duration (centred) over which its dominance is at full strength."""
-CONTACT_RAMP_IN = 0.030
-CONTACT_RAMP_OUT = 0.025
+CONTACT_RAMP_IN = 0.020
+CONTACT_RAMP_OUT = 0.020
 CONTACT_SHRINK = 0.010
 """The contact is held over the phone less this much at each end (alignments are not that exact)."""
 MIN_CONTACT_HOLD = 0.04
@@ -23,14 +23,20 @@ MIN_CONTACT_DIP = 8.0
 DIP_SHARE_OF_ROOM = 0.25
 LEAST_CONTACT_DIP = 4.0
 """... or, where noise fills the closures, this share of the room the band has above the noise floor
-there, but never less than LEAST_CONTACT_DIP: at 20 dB SNR a /b/ or /m/ dips only 5.7-7.5 dB."""
+there, but never less than LEAST_CONTACT_DIP."""
 
-CONTACT_DEPTH = 0.7
-"""The contact spans the part of the dip deeper than this fraction of its deepest point."""
+CONTACT_DEPTH = 0.85
+"""The contact spans the part of the dip deeper than this fraction of its deepest point (with the
+20 ms ramps: a wider span or longer ramps reach into the neighbouring vowels and shut them)."""
 CONTACT_JAW_DROP = 0.5
 """Share of the jaw opening given up during a bilabial closure."""
 LABIODENTAL_CLOSE = 0.4
 """How far f/v bring the lips together (the lower lip meets the teeth, not the upper lip)."""
+
+UNHEARD_CLOSE = 0.3
+"""Without phones aligned to a transcript, how far a bilabial's viseme alone brings the lips together:
+they shut only over a closure the sound shows (the contact), not wherever a recognized p/b/m's
+dominance reaches (into the vowels around it, when the recognizer times it early or late)."""
 
 OPEN_JAW_FLOOR = 0.25
 """Jaw opening held while the voice carries strong formants."""
@@ -73,7 +79,7 @@ def blend(
     contact is placed where the sound actually drops near the phone, and dropped where it does not
     (a dip of MIN_CONTACT_DIP, or less where ``room``, the band's dB above its noise floor, is
     small) unless ``trust_phones`` (phones aligned to a transcript that fits: the closure is there
-    even when noise hides its dip).
+    even when noise hides its dip); without ``trust_phones`` the lips shut only over such contacts.
     """
     times = np.asarray(times, dtype=np.float64)
     k = len(PARAMS)
@@ -99,6 +105,9 @@ def blend(
         num[lo:hi] += dom * np.asarray(vis.target)[None, :]
         den[lo:hi] += dom
     params = num / den
+    if dip is not None and not trust_phones:  # recognized phones: the lips shut over heard closures only
+        for name in ("close", "press"):
+            params[:, P[name]] = np.minimum(params[:, P[name]], UNHEARD_CLOSE)
     _enforce_contacts(params, segments, times, frame_period, dip, room, trust_phones)
     return params
 

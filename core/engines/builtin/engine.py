@@ -11,13 +11,14 @@ import numpy as np
 
 from core.arkit import ARKIT_CHANNELS, EMOTIONS
 from core.audio import SAMPLE_RATE
-from core.engines.base import EngineOptions, ProgressFn, check_cancel
+from core.engines.base import EngineOptions, ProgressFn, check_cancel, check_loudness
 from core.engines.builtin import emotion as emo
 from core.engines.builtin.coarticulation import blend, fill_voiced_silence, open_for_speech
 from core.engines.builtin.filters import gaussian
 from core.engines.builtin.life import blinks, gaze_channels, head_motion, head_rotvec, saccades
 from core.engines.builtin.mouth import SPEECH_CHANNELS, lip_activity, mouth_channels
 from core.engines.builtin.prosody import analyse
+from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
 from core.engines.builtin.visemes import PARAMS, P
 from core.errors import InputError
 from core.phonetics.segments import PhoneSegment
@@ -71,7 +72,7 @@ class BuiltinEngine:
             "emotions": list(EMOTIONS),
             "styles": [],
             "transcript": True,
-            "extra": {"blinks": True, "eye_motion": True, "head_motion": True, "loudness": True},
+            "extra": {"blinks": True, "eye_motion": True, "head_motion": True, "loudness": "absolute"},
         }
 
     def run(
@@ -82,6 +83,7 @@ class BuiltinEngine:
         cancel: threading.Event | None = None,
     ) -> Track:
         audio = _check_audio(audio)
+        loudness_mode = check_loudness(options.extra.get("loudness", "absolute"))
         report = progress or (lambda fraction, message: None)
         warnings: list[str] = []
         fps = float(options.fps or NATIVE_FPS)
@@ -102,6 +104,8 @@ class BuiltinEngine:
 
             phones, front_warnings = phones_for(audio, transcript)
             warnings.extend(front_warnings)
+            if not _transcript_used(transcript, warnings):
+                phones = _more_bilabials(audio, phones, prosody.rt60)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -120,7 +124,7 @@ class BuiltinEngine:
         # the mouth opens ahead of the sound and closes with it
         voice = np.maximum(prosody.at("voice", times), prosody.at("voice", times + LEAD))
         level = np.maximum(prosody.at("level", times), prosody.at("level", times + LEAD))
-        loudness = prosody.loudness_gain() if options.extra.get("loudness", "absolute") == "absolute" else 1.0
+        loudness = prosody.loudness_gain() if loudness_mode == "absolute" else 1.0
         jaw = (JAW_AT_SILENCE + (JAW_AT_PEAK - JAW_AT_SILENCE) * level) * loudness
         params[:, P["jaw"]] *= jaw * emo.jaw_gain(weights)
         # the voice gate sends the mouth to rest; a lip contact is rest-compatible and may fall
@@ -215,6 +219,22 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
         if name not in CONTACT_PARAMS:
             out[:, k] = gaussian(params[:, k], sigma_frames)
     return out
+
+
+def _more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
+    """``phones`` with the bilabials other recognitions hear where word recognition put another consonant
+    (see :mod:`core.phonetics.labials`): the phone loop; in a reverberant room, the phone loop and word
+    recognition (without its alignment pass: the contacts find their closures) on the clip with its late
+    reverberation suppressed."""
+    from core.phonetics import recognize_phones
+    from core.phonetics.labials import add_labials
+    from core.phonetics.sphinx import recognize
+
+    if rt60 < REVERBERANT_RT60_S:
+        return add_labials(phones, [scored.segment for scored in recognize(audio)])
+    dry = suppress_late_reverb(audio, rt60)
+    phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
+    return add_labials(phones, recognize_phones(dry, refine=False))
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:

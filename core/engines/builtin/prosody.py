@@ -9,11 +9,15 @@ import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.engines.builtin.filters import closing, moving_max, moving_mean
+from core.engines.builtin.room import reverberation_time
 
 HOP = 0.01
 WINDOW = 0.025
 CLOSURE_DIP = 18.0
 """dB below the local formant peak from which a dip may be a closure."""
+NOISE_RESIDUE = 0.01
+"""The formant band's noise floor is subtracted before its dips are measured, down to this share of
+the floor: a closure in steady noise then dips as deep as in a quiet room."""
 SILENCE_DBFS = -55.0
 """A clip whose loud parts stay below this level is treated as silence."""
 SPEECH_REFERENCE_DBFS = -18.0
@@ -43,6 +47,7 @@ class Prosody:
     open: np.ndarray  # 0..1 voiced with the formant band near its peak (a vowel's nucleus)
     speech: np.ndarray  # 0..1 voiced and not in a closure-deep dip
     speech_level: float = SILENCE_DBFS  # dBFS of the loud hops (95th percentile of 25 ms RMS)
+    rt60: float = 0.0  # seconds the room rings on, from how fast the voice falls (0: no fall seen)
 
     def at(self, name: str, t: np.ndarray) -> np.ndarray:
         """Linearly interpolate one curve at times ``t``."""
@@ -102,7 +107,8 @@ def analyse(audio: np.ndarray) -> Prosody:
     # 50 ms smoothing: the mouth cannot follow the band's frame-to-frame flicker
     vowel = moving_mean(_smoothstep((dip + 10.0) / 7.0) * voice, 5)
     speech = moving_mean((1.0 - _smoothstep((-dip - CLOSURE_DIP) / 8.0)) * voice, 5)
-    return Prosody(times, level, voice, _pitch(frames, voice), dip, room, vowel, speech, speech_level)
+    pitch = _pitch(frames, voice)
+    return Prosody(times, level, voice, pitch, dip, room, vowel, speech, speech_level, reverberation_time(db, HOP))
 
 
 def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
@@ -123,13 +129,15 @@ def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
 def _band_dip(frames: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> tuple[np.ndarray, np.ndarray]:
     """How far (dB) the formant band falls below its local peak: vowels sit near 0, lip closures
     (stop silence, nasal murmur) and labiodental frication tens of dB below; and how far that peak
-    is above the band's noise floor (its 5th percentile over the clip)."""
+    is above the band's noise floor (its 5th percentile over the clip, subtracted from the band)."""
     n_fft = 512
     power = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1])[None, :], n_fft, axis=1)) ** 2
     lo, hi = int(low_hz * n_fft / SAMPLE_RATE), int(high_hz * n_fft / SAMPLE_RATE)
-    band = 10.0 * np.log10(power[:, lo:hi].sum(axis=1) + 1e-10)
+    energy = power[:, lo:hi].sum(axis=1)
+    noise = float(np.percentile(energy, 5))
+    band = 10.0 * np.log10(np.maximum(energy - noise, NOISE_RESIDUE * noise) + 1e-10)
     peak = moving_max(band, 31)
-    return band - peak, np.maximum(peak - float(np.percentile(band, 5)), 0.0)
+    return band - peak, np.maximum(peak - 10.0 * np.log10(noise + 1e-10), 0.0)
 
 
 def _pitch(frames: np.ndarray, voice: np.ndarray, fmin: float = 70.0, fmax: float = 400.0) -> np.ndarray:
