@@ -33,6 +33,13 @@ WINDOW_S = 0.5
 """Span over which the worst-matching part of a rejected transcript is located for the message."""
 SHORT_TRANSCRIPT = 0.3
 """Share of the loud frames aligned to silence from which a rejected transcript is called too short."""
+MISSING_WORDS_S = 0.3
+"""One stretch of speech this long left on silence by the alignment (loud, and the phone loop hears
+phones) means the transcript is missing words. On two thirds of the voices set (224 clips) a right
+transcript's longest such stretch is under 0.25 s in 99% of clips (one, espeak reading "$4" as
+"dollar four", leaves 0.52 s); of the transcripts the fit test alone keeps, 72 of 82 with their last
+30% of words cut, 76 of 139 with their first 30% cut and 119 of 189 with the last word cut leave a
+longer one."""
 NO_PATH = "no way of saying its words fits the sound; is it the transcript of this clip?"
 CLASSES: dict[str, str] = {
     **dict.fromkeys(["P", "B", "M"], "bilabial"),
@@ -90,10 +97,39 @@ def judge(
     agreement = float(match[loud].mean())
     ratio = min(float(a_score[loud].mean() / min(f_score[loud].mean(), -1e-9)), RATIO_CAP)
     if agreement - RATIO_WEIGHT * ratio >= MIN_FIT:
-        return Verdict(True, "")
+        return _unsaid_speech(a_class, loud & (f_class != SIL), offset)
     if float(np.mean(a_class[loud] == SIL)) > SHORT_TRANSCRIPT:
         return Verdict(False, "the clip says more than the transcript; is a part missing?")
     w = max(1, min(int(loud.sum()), round(WINDOW_S * sphinx.FRAME_RATE)))
     worst = int(np.argmin(np.convolve(match[loud].astype(float), np.ones(w), mode="valid")))
     at = float(np.flatnonzero(loud)[worst + w // 2]) / sphinx.FRAME_RATE + offset
     return Verdict(False, f"the clip says something else around {at:.1f} s; check the words there")
+
+
+def _unsaid_speech(aligned: np.ndarray, heard: np.ndarray, offset: float) -> Verdict:
+    """Refuse an alignment that leaves MISSING_WORDS_S or more of heard speech (``heard``: loud frames
+    where the phone loop hears a phone) on silence in one stretch: the transcript is missing words."""
+    words = np.flatnonzero(aligned != SIL)
+    unsaid = np.concatenate([[False], heard & (aligned == SIL), [False]])
+    edges = np.flatnonzero(np.diff(unsaid.astype(np.int8)))
+    starts, ends = edges[::2], edges[1::2]
+    if words.size == 0 or starts.size == 0:
+        return Verdict(True, "")
+    longest = int(np.argmax(ends - starts))
+    a, b = int(starts[longest]), int(ends[longest])
+    if b - a < MISSING_WORDS_S * sphinx.FRAME_RATE:
+        return Verdict(True, "")
+    at = a / sphinx.FRAME_RATE + offset
+    if a > words[-1]:
+        return Verdict(
+            False, f"the clip goes on after {at:.1f} s where the transcript has ended; are its last words missing?"
+        )
+    if b <= words[0]:
+        return Verdict(
+            False,
+            f"the clip says something before {b / sphinx.FRAME_RATE + offset:.1f} s that the transcript does not; "
+            "are its first words missing?",
+        )
+    return Verdict(
+        False, f"the clip says something at {at:.1f} s that the transcript does not; are words missing there?"
+    )

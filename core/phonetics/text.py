@@ -89,8 +89,11 @@ def digit_by_digit(digits: str) -> list[Reading]:
 
 
 def year(n: int) -> list[Reading]:
-    """A year as people say it ("1998" → nineteen ninety eight, "2005" → two thousand five)."""
+    """A year as people say it ("1998" → nineteen ninety eight, "2005" → two thousand five, "1945" →
+    nineteen hundred and forty five too)."""
     out = _with_and_without_and(_words(num2words(n, to="year")))
+    if 1100 <= n <= 1999 and n % 100:
+        out += _with_and_without_and((*_words(num2words(n // 100)), "hundred", "and", *_words(num2words(n % 100))))
     if 2000 <= n <= 2099 and n % 100:  # "twenty twelve", "twenty oh nine"
         out.append((*_words(num2words(n // 100)), *(("oh",) if n % 100 < 10 else ()), *_words(num2words(n % 100))))
     return out

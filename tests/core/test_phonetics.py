@@ -287,3 +287,20 @@ def test_a_rejected_transcript_says_why_in_one_line():
     _, warnings = align_phones(audio, "The 2nd and 3rd prizes went to Mike and Pablo.")
     (warning,) = [w for w in warnings if MISMATCH in w]
     assert "\n" not in warning and "recognized" in warning
+
+
+@pytest.mark.parametrize(
+    ("written", "detail"),
+    [
+        ("Maybe Ben will bring the bikes", "are its last words missing?"),
+        ("bring the bikes home by Monday.", "that the transcript does not"),
+    ],
+)
+def test_a_transcript_missing_words_is_refused(written, detail):
+    said = "Maybe Ben will bring the bikes home by Monday."
+    padded = _padded(synthesize(said)[0], 2.0)
+    assert align_phones(padded, said)[1] == []
+    phones, warnings = align_phones(padded, written)
+    (warning,) = [w for w in warnings if MISMATCH in w]
+    assert detail in warning and "\n" not in warning
+    assert phones == recognize_phones(padded)

@@ -32,6 +32,7 @@ def test_years_are_read_as_years_first():
     assert nineteen98[0] == "nineteen ninety eight"
     assert "one thousand nine hundred ninety eight" in nineteen98
     assert readings("1905")[0][0] == "nineteen oh five"
+    assert {"nineteen hundred forty five", "nineteen hundred and forty five"} <= set(readings("1945")[0])
     assert readings("2009")[0][:2] == ["two thousand nine", "two thousand and nine"]
     assert "twenty oh nine" in readings("2009")[0]
     assert "twenty twelve" in readings("2012")[0]
