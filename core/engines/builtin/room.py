@@ -45,23 +45,15 @@ def reverberation_time(db: np.ndarray, hop_s: float) -> float:
 def suppress_late_reverb(audio: np.ndarray, rt60: float) -> np.ndarray:
     """``audio`` less its late reverberation: each band's power LATE_S earlier, decayed as a room of
     ``rt60`` decays, is subtracted (spectral subtraction, the phase kept)."""
+    from scipy.signal import ShortTimeFFT  # half a second to import: only for reverberant rooms
+    from scipy.signal.windows import hann
+
     x = np.asarray(audio, np.float64)
-    window = np.hanning(N_FFT + 1)[:-1]
-    padded = np.pad(x, (N_FFT // 2, N_FFT // 2 + STFT_HOP))
-    n = 1 + (padded.size - N_FFT) // STFT_HOP
-    frames = padded[np.arange(n)[:, None] * STFT_HOP + np.arange(N_FFT)[None, :]]
-    spec = np.fft.rfft(frames * window, axis=1)
+    stft = ShortTimeFFT(hann(N_FFT, sym=False), STFT_HOP, SAMPLE_RATE)
+    spec = stft.stft(x)  # (band, frame)
     power = np.abs(spec) ** 2
     lag = max(1, round(LATE_S * SAMPLE_RATE / STFT_HOP))
     late = np.zeros_like(power)
-    late[lag:] = np.exp(-2.0 * (3.0 * np.log(10.0) / rt60) * LATE_S) * power[:-lag]
+    late[:, lag:] = np.exp(-2.0 * (3.0 * np.log(10.0) / rt60) * LATE_S) * power[:, :-lag]
     gain = np.sqrt(np.maximum(1.0 - late / np.maximum(power, 1e-12), 10.0 ** (FLOOR_DB / 10.0)))
-    out_frames = np.fft.irfft(spec * gain, N_FFT, axis=1) * window
-    out = np.zeros(STFT_HOP * (n - 1) + N_FFT)
-    norm = np.zeros_like(out)
-    for k in range(N_FFT // STFT_HOP):  # overlap-add, one hop offset at a time
-        part = out_frames[:, k * STFT_HOP : (k + 1) * STFT_HOP]
-        out[k * STFT_HOP : k * STFT_HOP + n * STFT_HOP] += part.reshape(-1)
-        norm[k * STFT_HOP : k * STFT_HOP + n * STFT_HOP] += np.tile(window[k * STFT_HOP : (k + 1) * STFT_HOP] ** 2, n)
-    out /= np.maximum(norm, 1e-8)
-    return out[N_FFT // 2 : N_FFT // 2 + x.size].astype(np.float32)
+    return stft.istft(spec * gain, k1=x.size).astype(np.float32)
