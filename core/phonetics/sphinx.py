@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
+from core.audio import SAMPLE_RATE
 from core.errors import ModelMissingError
 from core.forked import run_forked
 from core.phonetics.segments import PhoneSegment, normalize_phone
@@ -61,7 +62,12 @@ DITHER = 2.0 / 32768.0
 (exact zeros, as synthesizers and editors write), where the search then finds no path."""
 
 _LOCK = threading.RLock()
+T = TypeVar("T")
 _WHAT = "speech recognition"  # what a decode that dies without an answer is called in its error
+FORK_FROM_S = 4.0
+"""Decodes of clips this long or longer run in a forked child, so that Ctrl-C ends them at once; a
+shorter one runs here (it holds off a Ctrl-C for under half a second), since a fork costs about 10 ms
+per decode: 0.027 x real time on the voices set's 3 s reverberant clips, which take four decodes."""
 
 
 @dataclass(frozen=True)
@@ -129,12 +135,19 @@ def _decode(decoder, raw: bytes) -> None:
         decoder.end_utt()
 
 
+def _interruptible(work: Callable[[], T], raw: bytes) -> T:
+    """``work()``, a decode of ``raw``: in a forked child when the clip is FORK_FROM_S or longer."""
+    if len(raw) >= FORK_FROM_S * SAMPLE_RATE * 2:  # 16-bit samples
+        return run_forked(work, _WHAT)
+    return work()
+
+
 def recognize(audio: np.ndarray) -> list[ScoredPhone]:
     """Phone-loop recognition."""
     raw = pcm16(audio)
     with _LOCK:
         d = _allphone_decoder()
-        segs = run_forked(lambda: _phone_loop(d, raw), _WHAT)
+        segs = _interruptible(lambda: _phone_loop(d, raw), raw)
     return [
         ScoredPhone(PhoneSegment(normalize_phone(w), a / FRAME_RATE, b / FRAME_RATE), score / _LOG_BASE)
         for w, a, b, score in segs
@@ -160,7 +173,7 @@ def recognize_words(audio: np.ndarray, align: bool = True) -> RecognizedSpeech:
     raw = pcm16(audio)
     with _LOCK:
         d = _word_decoder()
-        words, phones = run_forked(lambda: _words(d, raw, align), _WHAT)
+        words, phones = _interruptible(lambda: _words(d, raw, align), raw)
     return RecognizedSpeech([(w, [normalize_phone(p) for p in ph], a, b) for w, ph, a, b in words], phones)
 
 
@@ -229,7 +242,7 @@ def choose(audio: np.ndarray, slots: Sequence[Sequence[Sequence[str]]]) -> list[
     raw = pcm16(audio)
     with _LOCK:
         d = _align_decoder(0)
-        return run_forked(lambda: _choose(d, raw, state, transitions), _WHAT)
+        return _interruptible(lambda: _choose(d, raw, state, transitions), raw)
 
 
 def _choose(d, raw: bytes, final: int, transitions: list[tuple[int, int, float, str]]) -> list[str] | None:
@@ -255,7 +268,7 @@ def align(audio: np.ndarray, words: list[str]) -> list[ScoredPhone] | None:
 
 def _align_once(d, raw: bytes, words: list[str]) -> list[ScoredPhone] | None:
     with _LOCK:
-        entries = run_forked(lambda: _alignment(d, raw, words), _WHAT)
+        entries = _interruptible(lambda: _alignment(d, raw, words), raw)
     if not entries or entries[-1][2] == 0:
         return None
     return [
