@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 from core.arkit import EMOTIONS
 from core.engines import ENGINES, Engine, EngineOptions
-from core.engines.base import Loudness
+from core.engines.base import Loudness, check_loudness_offered
 from core.errors import InputError
 from core.head_motion import POSE_STYLES, HeadMotion, adds_posevae, pose_style_applies
 from core.pipeline import AnimateRequest
@@ -214,10 +214,7 @@ def animate_request(params: JobParams, engine: Engine, max_transcript_chars: int
                 else "it takes no identity; leave identity out"
             )
             raise InputError(f"engine '{name}' has no identity {params.identity!r}; {offer}")
-    if params.loudness != "absolute" and "loudness" not in info.get("extra", {}):
-        raise InputError(
-            f"engine '{name}' has no loudness option (its mouth follows its own model); leave loudness out"
-        )
+    check_loudness_offered(params.loudness, name, info, "loudness")
     if params.transcript is not None and len(params.transcript) > max_transcript_chars:
         raise InputError(
             f"the transcript has {len(params.transcript)} characters; the limit is {max_transcript_chars} "

@@ -88,13 +88,11 @@ def add_head_motion_arguments(parser: argparse.ArgumentParser) -> None:
 def check_engine_options(args: argparse.Namespace, engine: Any) -> None:
     """Refuse --style or --loudness clip for an engine that has no such option, as the server does,
     instead of ignoring it."""
+    from core.engines.base import check_loudness_offered
     from core.errors import InputError
 
     info = engine.describe()
-    if args.loudness != "absolute" and "loudness" not in info.get("extra", {}):
-        raise InputError(
-            f"engine '{args.engine}' has no loudness option (its mouth follows its own model); leave --loudness out"
-        )
+    check_loudness_offered(args.loudness, args.engine, info, "--loudness")
     if args.style is not None and not info.get("styles") and "style_help" not in info:
         raise InputError(
             f"engine '{args.engine}' takes no style; leave --style out "

@@ -29,6 +29,15 @@ def check_loudness(value: object) -> Loudness:
     return value
 
 
+def check_loudness_offered(loudness: str, engine: str, info: dict[str, Any], option: str) -> None:
+    """Refuse a loudness other than the default for an engine whose description (``info``) offers none
+    (``option`` names the setting as the caller's user knows it)."""
+    if loudness != "absolute" and "loudness" not in info.get("extra", {}):
+        raise InputError(
+            f"engine '{engine}' has no loudness option (its mouth follows its own model); leave {option} out"
+        )
+
+
 @dataclass
 class EngineOptions:
     """Options every engine understands; engine-specific ones go in ``extra``.

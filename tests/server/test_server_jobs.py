@@ -239,3 +239,12 @@ def test_wav_truncation_check() -> None:
     streaming = bytearray(whole)
     streaming[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # a streaming writer's placeholder size
     check_wav_complete(bytes(streaming), "a.wav")
+
+
+def test_loudness_clip_is_refused_for_an_engine_without_that_option() -> None:
+    from core.engines import get_engine
+    from server.schemas import animate_request
+
+    with pytest.raises(InputError, match=r"engine 'emote' has no loudness option .*; leave loudness out"):
+        animate_request(JobParams(engine="emote", loudness="clip"), get_engine("emote"), 100)
+    assert animate_request(JobParams(loudness="clip"), get_engine("builtin"), 100).loudness == "clip"
