@@ -1,5 +1,5 @@
-"""CPU time for the benches: this process's and its finished children's, since each pocketsphinx decode
-runs in a forked child (core.forked) that ``time.process_time`` would not count."""
+"""CPU time for the benches: this process's and its finished children's, since pocketsphinx decodes of
+long clips run in a forked child (core.forked) that ``time.process_time`` would not count."""
 
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 alignment of a transcript, and phone-loop recognition (the yardstick for whether a transcript fits).
 
 Decoders load once per process (about half a second each) and are shared behind a lock, since a
-pocketsphinx decoder is not re-entrant. Each decode runs in a forked child on a copy of the decoder
-(core.forked): Ctrl-C ends it at once, and the shared decoder is never left half-way through an
-utterance; the results are the same as in this process.
+pocketsphinx decoder is not re-entrant. A decode of a clip of FORK_FROM_S or longer runs in a forked
+child on a copy of the decoder (core.forked): Ctrl-C ends it at once, and the shared decoder is never
+left half-way through an utterance; the results are the same as in this process.
 """
 
 from __future__ import annotations
