@@ -131,12 +131,13 @@ def ordinal(n: int) -> Slot:
 
 
 def clock(hours: int, minutes: int) -> Slot:
-    """ "9:15" → nine fifteen; "9:05" → nine oh five; "9:00" → nine o'clock / nine / nine hundred."""
+    """ "9:15" → nine fifteen; "9:05" → nine oh five / nine zero five / nine five; "9:00" → nine o'clock /
+    nine / nine hundred."""
     h = _words(num2words(hours))
     if minutes == 0:
         return _unique([(*h, "o'clock"), h, (*h, "hundred")])
     m = _words(num2words(minutes))
-    readings = [(*h, "oh", *m), (*h, *m)] if minutes < 10 else [(*h, *m)]
+    readings = [(*h, "oh", *m), (*h, "zero", *m), (*h, *m)] if minutes < 10 else [(*h, *m)]
     if minutes == 30:
         readings.append(("half", "past", *h))
     if minutes in (15, 45):

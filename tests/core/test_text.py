@@ -56,7 +56,7 @@ def test_ordinals(text, first):
 def test_times_and_am_pm():
     assert readings("9:15 p.m.") == [["nine fifteen", "quarter past nine"], ["p m"]]
     assert readings("10:30")[0] == ["ten thirty", "half past ten"]
-    assert readings("8:05")[0] == ["eight oh five", "eight five"]
+    assert readings("8:05")[0] == ["eight oh five", "eight zero five", "eight five"]
     assert readings("6:00")[0] == ["six o'clock", "six", "six hundred"]
     assert readings("3:45")[0][1] == "quarter to four"
 
