@@ -19,7 +19,7 @@ Slot = tuple[Reading, ...]
 
 ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "dr": ("doctor", "drive"), "mr": ("mister",), "mrs": ("missus", "misses"), "ms": ("miz",),
-    "st": ("saint", "street"), "jr": ("junior",), "sr": ("senior",), "prof": ("professor",),
+    "st": ("saint", "street"), "jr": ("junior",), "sr": ("senior",), "prof": ("professor", "prof"),
     "mt": ("mount",), "ave": ("avenue",), "rd": ("road",), "blvd": ("boulevard",), "vs": ("versus",),
     "etc": ("et cetera",), "inc": ("incorporated",), "ltd": ("limited",),
     "co": ("company",), "capt": ("captain",), "sgt": ("sergeant",), "lt": ("lieutenant",),

@@ -79,6 +79,7 @@ def test_money_percent_decimals_and_grouped_numbers():
 def test_abbreviations_titles_and_numero():
     assert readings("Dr. Palmer")[0] == ["doctor", "drive"]
     assert readings("Mr Brown")[0] == ["mister"]
+    assert readings("Prof. Baker")[0] == ["professor", "prof"]  # flite and espeak say "prof"
     assert readings("St. Paul Street")[0] == ["saint", "street"]
     assert readings("eggs, etc.")[1] == ["et cetera"]
     assert readings("No. 9") == [["number"], ["nine"]]
