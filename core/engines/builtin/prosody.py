@@ -3,6 +3,7 @@ that sends the mouth to rest in silence, and a pitch curve for head motion."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,8 @@ from core.engines.builtin.room import reverberation_time
 
 HOP = 0.01
 WINDOW = 0.025
+N_FFT = 512
+MEL_BANDS, MEL_LOW_HZ, MEL_HIGH_HZ = 20, 100.0, 6000.0
 CLOSURE_DIP = 18.0
 """dB below the local formant peak from which a dip may be a closure."""
 NOISE_RESIDUE = 0.01
@@ -46,6 +49,7 @@ class Prosody:
     room: np.ndarray  # dB of that peak above the band's noise floor (how deep a dip can go there)
     open: np.ndarray  # 0..1 voiced with the formant band near its peak (a vowel's nucleus)
     speech: np.ndarray  # 0..1 voiced and not in a closure-deep dip
+    mel: np.ndarray  # (hops, MEL_BANDS) dB: the spectrum's shape, for telling closures apart
     speech_level: float = SILENCE_DBFS  # dBFS of the loud hops (95th percentile of 25 ms RMS)
     rt60: float = 0.0  # seconds the room rings on, from how fast the voice falls (0: no fall seen)
 
@@ -95,7 +99,9 @@ def analyse(audio: np.ndarray) -> Prosody:
     speech_level = float(np.percentile(db, 95))
     if speech_level < SILENCE_DBFS:
         zeros = np.zeros_like(db)
-        return Prosody(times, zeros, zeros, zeros, zeros, zeros, zeros, zeros, speech_level)
+        return Prosody(
+            times, zeros, zeros, zeros, zeros, zeros, zeros, zeros, np.zeros((db.size, MEL_BANDS)), speech_level
+        )
     floor = max(float(np.percentile(db, 5)), speech_level - 50.0)
     # voice: well above the noise floor and within reach of the speech level
     threshold = max(floor + 0.35 * (speech_level - floor), speech_level - 30.0)
@@ -103,12 +109,14 @@ def analyse(audio: np.ndarray) -> Prosody:
     # bridge dips shorter than 150 ms (stop closures, weak consonants), then soften the edges
     voice = moving_mean(closing(voice, 15) * ~reverberant_tails(db, threshold), 5)
     level = moving_mean(np.clip((db - (speech_level - 24.0)) / 24.0, 0.0, 1.0), 5)
-    dip, room = _band_dip(frames)
+    power = _power(frames)
+    dip, room = _band_dip(power)
     # 50 ms smoothing: the mouth cannot follow the band's frame-to-frame flicker
     vowel = moving_mean(_smoothstep((dip + 10.0) / 7.0) * voice, 5)
     speech = moving_mean((1.0 - _smoothstep((-dip - CLOSURE_DIP) / 8.0)) * voice, 5)
     pitch = _pitch(frames, voice)
-    return Prosody(times, level, voice, pitch, dip, room, vowel, speech, speech_level, reverberation_time(db, HOP))
+    mel = 10.0 * np.log10(power @ _mel_bank().T + 1e-10)
+    return Prosody(times, level, voice, pitch, dip, room, vowel, speech, mel, speech_level, reverberation_time(db, HOP))
 
 
 def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
@@ -126,13 +134,27 @@ def reverberant_tails(db: np.ndarray, threshold: float) -> np.ndarray:
     return tail
 
 
-def _band_dip(frames: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> tuple[np.ndarray, np.ndarray]:
+def _power(frames: np.ndarray) -> np.ndarray:
+    """(hops, N_FFT // 2 + 1) power spectrum of Hann-windowed frames."""
+    return np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1])[None, :], N_FFT, axis=1)) ** 2
+
+
+@functools.cache
+def _mel_bank() -> np.ndarray:
+    """(MEL_BANDS, N_FFT // 2 + 1) triangular filters evenly spaced on the mel scale."""
+    low, high = 2595.0 * np.log10(1.0 + np.array([MEL_LOW_HZ, MEL_HIGH_HZ]) / 700.0)
+    mels = np.linspace(low, high, MEL_BANDS + 2)
+    edges = 700.0 * (10.0 ** (mels / 2595.0) - 1.0)
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / SAMPLE_RATE)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0.0, None)
+
+
+def _band_dip(power: np.ndarray, low_hz: float = 800.0, high_hz: float = 3000.0) -> tuple[np.ndarray, np.ndarray]:
     """How far (dB) the formant band falls below its local peak: vowels sit near 0, lip closures
     (stop silence, nasal murmur) and labiodental frication tens of dB below; and how far that peak
     is above the band's noise floor (its 5th percentile over the clip, subtracted from the band)."""
-    n_fft = 512
-    power = np.abs(np.fft.rfft(frames * np.hanning(frames.shape[1])[None, :], n_fft, axis=1)) ** 2
-    lo, hi = int(low_hz * n_fft / SAMPLE_RATE), int(high_hz * n_fft / SAMPLE_RATE)
+    lo, hi = int(low_hz * N_FFT / SAMPLE_RATE), int(high_hz * N_FFT / SAMPLE_RATE)
     energy = power[:, lo:hi].sum(axis=1)
     noise = float(np.percentile(energy, 5))
     band = 10.0 * np.log10(np.maximum(energy - noise, NOISE_RESIDUE * noise) + 1e-10)
