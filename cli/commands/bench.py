@@ -10,6 +10,7 @@ HELP = "measure engines and front ends against reference data (e.g. `mouthpiece 
 BENCHES: dict[str, str] = {
     "lipsync": "bench.lipsync:main",
     "phonemes": "bench.phonemes:main",
+    "closures": "bench.closures:main",
     "emote": "bench.emote:main",
     "styletalk": "bench.styletalk:main",
     "sadtalker": "bench.sadtalker:main",

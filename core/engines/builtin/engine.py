@@ -13,11 +13,12 @@ from core.arkit import ARKIT_CHANNELS, EMOTIONS
 from core.audio import SAMPLE_RATE
 from core.engines.base import EngineOptions, ProgressFn, check_cancel, check_loudness
 from core.engines.builtin import emotion as emo
+from core.engines.builtin.closures import add_closures, classifier, features, find_closures
 from core.engines.builtin.coarticulation import blend, fill_voiced_silence, open_for_speech
 from core.engines.builtin.filters import gaussian
 from core.engines.builtin.life import blinks, gaze_channels, head_motion, head_rotvec, saccades
 from core.engines.builtin.mouth import SPEECH_CHANNELS, lip_activity, mouth_channels
-from core.engines.builtin.prosody import analyse
+from core.engines.builtin.prosody import Prosody, analyse
 from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
 from core.engines.builtin.visemes import PARAMS, P
 from core.errors import InputError
@@ -105,7 +106,7 @@ class BuiltinEngine:
             phones, front_warnings = phones_for(audio, transcript)
             warnings.extend(front_warnings)
             if not _transcript_used(transcript, warnings):
-                phones = _more_bilabials(audio, phones, prosody.rt60)
+                phones = more_bilabials(audio, phones, prosody)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -221,20 +222,35 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
     return out
 
 
-def _more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], rt60: float) -> list[PhoneSegment]:
-    """``phones`` with the bilabials other recognitions hear where word recognition put another consonant
-    (see :mod:`core.phonetics.labials`): the phone loop; in a reverberant room, the phone loop and word
-    recognition (without its alignment pass: the contacts find their closures) on the clip with its late
-    reverberation suppressed."""
+def more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], prosody: Prosody) -> list[PhoneSegment]:
+    """Recognized ``phones`` with the bilabials heard by second opinions (:func:`second_opinions`) and
+    the closures of the sound that the classifier of :mod:`.closures` takes for bilabials."""
+    more, loop = second_opinions(audio, phones, prosody.rt60)
+    closures = find_closures(prosody)
+    if not closures:
+        return more
+    probability = classifier().probability(features(prosody, closures, phones, loop, WINDOW_CENTRE))
+    return add_closures(more, closures, probability, WINDOW_CENTRE)
+
+
+def second_opinions(
+    audio: np.ndarray, phones: list[PhoneSegment], rt60: float
+) -> tuple[list[PhoneSegment], list[PhoneSegment]]:
+    """(``phones`` with the bilabials other recognitions hear where word recognition put another
+    consonant (see :mod:`core.phonetics.labials`), the phone loop's phones): the phone loop; in a
+    reverberant room, the phone loop and word recognition (without its alignment pass: the contacts
+    find their closures) on the clip with its late reverberation suppressed."""
     from core.phonetics import recognize_phones
     from core.phonetics.labials import add_labials
     from core.phonetics.sphinx import recognize
 
     if rt60 < REVERBERANT_RT60_S:
-        return add_labials(phones, [scored.segment for scored in recognize(audio)])
+        loop = [scored.segment for scored in recognize(audio)]
+        return add_labials(phones, loop), loop
     dry = suppress_late_reverb(audio, rt60)
-    phones = add_labials(phones, [scored.segment for scored in recognize(dry)])
-    return add_labials(phones, recognize_phones(dry, refine=False))
+    loop = [scored.segment for scored in recognize(dry)]
+    phones = add_labials(phones, loop)
+    return add_labials(phones, recognize_phones(dry, refine=False)), loop
 
 
 def _check_audio(audio: np.ndarray) -> np.ndarray:
