@@ -77,13 +77,14 @@ def align_phones(audio: np.ndarray, transcript: str, refine: bool = True) -> tup
     if _is_silent(audio):
         warnings = ["the audio is silent; the transcript was ignored"] if slots else []
         return tile([], _duration(audio)), warnings
-    slots, warnings = _dictionary_slots(slots)
+    slots, spelled = _dictionary_slots(slots)
     if not slots:
-        warnings.append("the transcript has no words; phones were recognized from the audio")
-        return recognize_phones(audio, refine), warnings
+        return recognize_phones(audio, refine), ["the transcript has no words; phones were recognized from the audio"]
     a, b = speech_span(audio)
     speech = audio[a:b]
     words = _spoken_words(speech, slots)
+    guessed = ", ".join(sorted(spelled.intersection(words)))
+    warnings = [f"not in the pronunciation dictionary, spelled by letter-to-sound rules: {guessed}"] if guessed else []
     aligned = sphinx.align(speech, words)
     verdict = judge(aligned, sphinx.recognize(speech), speech, a / SAMPLE_RATE) if aligned else Verdict(False, NO_PATH)
     if not verdict.fits:
@@ -125,30 +126,27 @@ def _recognition_warnings(phones: list[PhoneSegment], audio: np.ndarray) -> list
     return []
 
 
-def _dictionary_slots(slots: list[Slot]) -> tuple[list[Slot], list[str]]:
-    """Readings the aligner can say: a reading with a word missing from the dictionary is dropped
-    when its slot has a reading without one; otherwise letter-to-sound rules spell the word."""
+def _dictionary_slots(slots: list[Slot]) -> tuple[list[Slot], set[str]]:
+    """Readings the aligner can say, and the words among them spelled by letter-to-sound rules: a
+    word missing from the dictionary is spelled by the rules ("Prof." may be "prof"); a reading with a
+    word they cannot spell is dropped, or, when its slot has no other, kept without that word."""
     out: list[Slot] = []
     guessed: set[str] = set()
     for slot in slots:
-        known = tuple(r for r in slot if all(sphinx.lookup(w) is not None for w in r))
-        if known:
-            out.append(known)
-            continue
-        reading: list[str] = []
-        for word in slot[0]:
-            if sphinx.lookup(word) is None:
-                phones = letter_to_sound(word)
-                if not phones:
-                    continue
-                sphinx.add_word(word, phones)
-                guessed.add(word)
-            reading.append(word)
-        if reading:
-            out.append((tuple(reading),))
-    warnings = []
-    if guessed:
-        warnings.append(
-            f"not in the pronunciation dictionary, spelled by letter-to-sound rules: {', '.join(sorted(guessed))}"
-        )
-    return out, warnings
+        spelled = {w: _spell(w) for reading in slot for w in reading if sphinx.lookup(w) is None}
+        sayable = tuple(r for r in slot if all(spelled.get(w, True) for w in r))
+        if not sayable:
+            rest = tuple(w for w in slot[0] if spelled.get(w, True))
+            sayable = (rest,) if rest else ()
+        if sayable:
+            out.append(sayable)
+        guessed |= {w for r in sayable for w in r if w in spelled}
+    return out, guessed
+
+
+def _spell(word: str) -> bool:
+    """Add ``word`` to the aligner's dictionary by letter-to-sound rules; False when they cannot."""
+    phones = letter_to_sound(word)
+    if phones:
+        sphinx.add_word(word, phones)
+    return bool(phones)

@@ -178,6 +178,15 @@ def test_out_of_vocabulary_words_use_letter_to_sound():
     assert align_phones(audio, "Bob ate a zorbulate pie") == (phones, warnings)  # same again
 
 
+def test_a_reading_missing_from_the_dictionary_is_spelled_and_chosen_by_the_sound():
+    audio, _ = synthesize("Prof. Baker will speak.")  # espeak says "prof", which the dictionary lacks
+    phones, warnings = align_phones(audio, "Prof. Baker will speak.")
+    assert warnings == ["not in the pronunciation dictionary, spelled by letter-to-sound rules: prof"]
+    assert [s.phone for s in phones if s.phone != "SIL"][:7] == ["P", "R", "AA", "F", "B", "EY", "K"]
+    _, warnings = align_phones(*synthesize("Professor Baker will speak.")[:1], "Prof. Baker will speak.")
+    assert warnings == []  # "professor" is in the dictionary: no word was spelled by rule
+
+
 def test_wrong_transcript_falls_back_to_recognition():
     audio, _ = synthesize("The quick brown fox jumps over the lazy dog.")
     phones, warnings = align_phones(audio, "she sells sea shells by the sea shore")
