@@ -310,10 +310,10 @@ def test_a_closure_in_steady_noise_dips_as_deep_as_in_a_quiet_room():
     assert vowels and min(vowels) > -6.0, vowels  # vowel nuclei stay near the band's peak
 
 
-def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
-    """Word recognition, then the phone loop and word recognition again on the clip with its late
-    reverberation suppressed: they add bilabials (which listening adds which varies with espeak's
-    output, which is not bit-repeatable), and the take has every one of them."""
+def test_audio_only_in_a_reverberant_room_the_dry_phone_loop_and_the_closures_add_bilabials(engine):
+    """Word recognition hears few of the 17 bilabials in a reverberant room; the phone loop on the clip
+    with its late reverberation suppressed, and the closure classifier, add more, and the take has
+    every one the phone loop added."""
     from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
     from core.phonetics import recognize_phones, sphinx
     from core.phonetics.labials import add_labials
@@ -324,13 +324,12 @@ def test_audio_only_in_a_reverberant_room_the_phone_loop_adds_bilabials(engine):
     rt60 = analyse(wet).rt60
     assert rt60 >= REVERBERANT_RT60_S
     words = recognize_phones(wet)
-    dry = suppress_late_reverb(wet, rt60)
-    heard = add_labials(words, [s.segment for s in sphinx.recognize(dry)])
-    again = add_labials(heard, recognize_phones(dry, refine=False))
-    bilabials = [sum(p.phone in ("P", "B", "M") for p in phones) for phones in (words, heard, again)]
-    assert bilabials[0] <= bilabials[1] <= bilabials[2] and bilabials[0] < bilabials[2], bilabials
-    take = {(phone, round(start, 2)) for phone, start, _ in engine.run(wet, EngineOptions()).meta["phones"]}
-    assert {(p.phone, round(p.start, 2)) for p in again if p not in words} <= take
+    heard = add_labials(words, [s.segment for s in sphinx.recognize(suppress_late_reverb(wet, rt60))])
+    take = [(phone, round(start, 2)) for phone, start, _ in engine.run(wet, EngineOptions()).meta["phones"]]
+    assert {(p.phone, round(p.start, 2)) for p in heard if p not in words} <= set(take)
+    in_words = sum(p.phone in ("P", "B", "M") for p in words)
+    in_take = sum(phone in ("P", "B", "M") for phone, _ in take)
+    assert in_take >= in_words + 4, (in_words, in_take)
 
 
 def test_the_voice_tells_a_reverberant_room_from_a_dry_one():
