@@ -23,8 +23,9 @@ LABEL_TOLERANCE_S = 0.02
 REGULARISATION = 10.0
 
 
-def clip_examples(folder: Path, clip) -> tuple[np.ndarray, np.ndarray]:
-    """(features, is-bilabial) of one clip's closure candidates, found as the engine finds them."""
+def clip_examples(folder: Path, clip) -> tuple[np.ndarray, np.ndarray, float]:
+    """(features, is-bilabial, the engine's threshold for the room) of one clip's closure candidates,
+    found as the engine finds them."""
     from core.audio import load_audio
     from core.engines.builtin.engine import WINDOW_CENTRE, second_opinions
     from core.engines.builtin.prosody import analyse
@@ -34,7 +35,7 @@ def clip_examples(folder: Path, clip) -> tuple[np.ndarray, np.ndarray]:
     prosody = analyse(audio)
     closures = cl.find_closures(prosody)
     if not closures or not prosody.has_speech:
-        return np.zeros((0, cl.FEATURES)), np.zeros(0, bool)
+        return np.zeros((0, cl.FEATURES)), np.zeros(0, bool), cl.threshold(prosody.rt60)
     word = recognize_phones(audio)
     _, loop = second_opinions(audio, word, prosody.rt60)
     x = cl.features(prosody, closures, word, loop, WINDOW_CENTRE)
@@ -49,7 +50,7 @@ def clip_examples(folder: Path, clip) -> tuple[np.ndarray, np.ndarray]:
             for c in closures
         ]
     )
-    return x, y
+    return x, y, cl.threshold(prosody.rt60)
 
 
 def fit(x: np.ndarray, y: np.ndarray, regularisation: float = REGULARISATION) -> cl.Classifier:
@@ -88,19 +89,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(file=sys.stderr)
 
     def stack(rows):
-        return np.concatenate([x for _, x, _ in rows]), np.concatenate([y for _, _, y in rows])
+        """(features, is-bilabial, threshold per candidate) of some clips."""
+        x = np.concatenate([e[1] for e in rows])
+        y = np.concatenate([e[2] for e in rows])
+        return x, y, np.concatenate([np.full(len(e[2]), e[3]) for e in rows])
 
-    train = [e for e in examples if e[0].sentence % 2 == 0]
-    model = fit(*stack(train))
-    print(f"closure candidates: {sum(len(y) for _, _, y in examples)}, bilabial {sum(y.sum() for _, _, y in examples)}")
-    print(f"\nheld-out half (odd sentences), threshold {cl.THRESHOLD}")
+    model = fit(*stack([e for e in examples if e[0].sentence % 2 == 0])[:2])
+    print(f"closure candidates: {sum(len(e[2]) for e in examples)}, bilabial {sum(e[2].sum() for e in examples)}")
+    print("\nheld-out half (odd sentences), at the engine's threshold for each clip's room")
     print(f"{'condition':<12}{'candidates':>12}{'precision':>11}{'recall':>9}")
     for name in (*CONDITIONS, "all"):
         rows = [e for e in examples if e[0].sentence % 2 == 1 and name in (e[0].condition, "all")]
         if not rows:
             continue
-        x, y = stack(rows)
-        said = model.probability(x) >= cl.THRESHOLD
+        x, y, least = stack(rows)
+        said = model.probability(x) >= least
         precision = (said & y).sum() / max(said.sum(), 1)
         print(f"{name:<12}{len(y):>12}{precision:>11.3f}{(said & y).sum() / max(y.sum(), 1):>9.3f}")
     if args.write:

@@ -67,7 +67,7 @@ def test_a_likely_closure_lays_a_bilabial_over_its_deepest_point():
     phones = _segments(("SIL", 0.0, 0.2), ("AA", 0.2, 0.6), ("N", 0.6, 0.7), ("AA", 0.7, 1.0))
     lag = 0.05
     closure = cl.Closure(deepest=45, start=40, end=50)  # 0.45 s in the sound, 0.40 s in phone time
-    out = cl.add_closures(phones, [closure], np.array([0.9]), lag)
+    out = cl.add_closures(phones, [closure], np.array([0.9]), lag, 0.5)
     assert [p.phone for p in out] == ["SIL", "AA", "B", "AA", "N", "AA"]
     b = out[2]
     assert b.start == pytest.approx(0.40 - cl.HALF_WIDTH_S) and b.end == pytest.approx(0.40 + cl.HALF_WIDTH_S)
@@ -77,7 +77,7 @@ def test_a_likely_closure_lays_a_bilabial_over_its_deepest_point():
 
 def test_a_bilabial_laid_at_a_host_edge_stays_inside_the_host():
     phones = _segments(("AA", 0.0, 0.42), ("N", 0.42, 0.6))
-    out = cl.add_closures(phones, [cl.Closure(43, 40, 46)], np.array([0.9]), 0.0)
+    out = cl.add_closures(phones, [cl.Closure(43, 40, 46)], np.array([0.9]), 0.0, 0.5)
     assert out == _segments(
         ("AA", 0.0, 0.42), ("B", 0.42, 43 * cl.HOP + cl.HALF_WIDTH_S), ("N", 43 * cl.HOP + cl.HALF_WIDTH_S, 0.6)
     )
@@ -86,10 +86,16 @@ def test_a_bilabial_laid_at_a_host_edge_stays_inside_the_host():
 @pytest.mark.parametrize(
     "phones, probability",
     [
-        (_segments(("AA", 0.0, 0.4), ("AA", 0.4, 1.0)), cl.THRESHOLD - 0.01),  # not likely enough
+        (_segments(("AA", 0.0, 0.4), ("AA", 0.4, 1.0)), 0.49),  # not likely enough
         (_segments(("AA", 0.0, 0.43), ("M", 0.43, 0.5), ("AA", 0.5, 1.0)), 0.9),  # one is recognized there
         (_segments(("AA", 0.0, 0.3), ("SIL", 0.3, 0.6), ("AA", 0.6, 1.0)), 0.9),  # silence stays silence
     ],
 )
 def test_no_bilabial_is_added_where_one_is_not_wanted(phones, probability):
-    assert cl.add_closures(phones, [cl.Closure(45, 40, 50)], np.array([probability]), 0.0) == phones
+    assert cl.add_closures(phones, [cl.Closure(45, 40, 50)], np.array([probability]), 0.0, 0.5) == phones
+
+
+def test_a_reverberant_room_takes_closures_more_readily_than_a_dry_one():
+    from core.engines.builtin.room import REVERBERANT_RT60_S
+
+    assert cl.threshold(REVERBERANT_RT60_S) == cl.REVERBERANT_THRESHOLD < cl.DRY_THRESHOLD == cl.threshold(0.2)

@@ -5,9 +5,9 @@ the two recognitions put there.
 Audio only, word recognition misses p/b/m most where the room rings or noise fills the closures (71%
 of its misses have no bilabial recognized nearby), while the closure itself still shows in the sound:
 91% of the voices set's p/b/m have a dip of DIP_DB or more. A logistic regression over each dip's
-features (:func:`features`) gives the probability that it is a bilabial; where it reaches THRESHOLD and
-no bilabial is recognized within AGREE_S, one is laid over the dip (the engine's contacts then shut the
-lips over the dip's deep part). The weights (``closures.json``) are trained on the voices set's
+features (:func:`features`) gives the probability that it is a bilabial; where it reaches the room's
+:func:`threshold` and no bilabial is recognized within AGREE_S, one is laid over the dip (the engine's
+contacts then shut the lips over the dip's deep part). The weights (``closures.json``) are trained on the voices set's
 even-numbered sentences by ``mouthpiece bench closures --write``; its odd ones measure them.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engines.builtin.prosody import HOP, Prosody
+from core.engines.builtin.room import REVERBERANT_RT60_S
 from core.phonetics.segments import SIL, PhoneSegment
 
 WEIGHTS = Path(__file__).with_name("closures.json")
@@ -36,11 +37,17 @@ VOICE_NEAR_HOPS = 15
 speech or at its edge)."""
 CEPSTRA = 10
 """Cepstral coefficients of the clip-normalised mel spectrum kept per sampled hop."""
-THRESHOLD = 0.2
-"""Probability from which a closure is taken for a bilabial: on the held-out half, audio-only bilabial
-closure rises from 0.844 to 0.902 and false closure from 0.032 to 0.048 (0.3: 0.87 / 0.044); on the
-StyleTalk clips from 0.874 to 0.944 and from 0.058 to 0.076 (0.3: 0.930 / 0.072, but bilabial closure
-in reverb falls from 0.78 to 0.69 on every fourth clip of the voices set)."""
+REVERBERANT_THRESHOLD = 0.2
+"""Probability from which a closure in a reverberant room is taken for a bilabial: there word
+recognition misses most (bilabial closure in reverb on the voices set rises from 0.63 before the
+classifier to 0.75, false closure stays under 0.05; at 0.3 it is 0.69)."""
+DRY_THRESHOLD = 0.5
+"""The same in a dry room, where recognition misses few (34 of the StyleTalk clips' 142 bilabials): at
+0.2 the dry StyleTalk clips get 126 closures of which 10 are bilabial, a lip snap on a vowel or a
+consonant about every 1.5 s; at 0.5, 17 of which 4 are, while on the voices set's dry conditions
+77% of the closures it takes are bilabial. (A threshold falling from 0.5 to 0.2 between RT60 0.35 and
+0.5 s adds fewer closures to the StyleTalk clips' mildly reverberant rooms, RT60 0.36-0.39 s, but
+bilabial closure in reverb on the voices set falls to 0.74.)"""
 AGREE_S = 0.08
 """A recognized bilabial this close to a closure is the same one."""
 HALF_WIDTH_S = 0.04
@@ -137,6 +144,11 @@ def _phone_context(phones: Sequence[PhoneSegment], t: float) -> list[float]:
     return [*onehot, min(min(gaps, default=NEAREST_CAP_S), NEAREST_CAP_S)]
 
 
+def threshold(rt60: float) -> float:
+    """The probability from which a closure is taken for a bilabial in a room that rings ``rt60`` s."""
+    return REVERBERANT_THRESHOLD if rt60 >= REVERBERANT_RT60_S else DRY_THRESHOLD
+
+
 @dataclass(frozen=True)
 class Classifier:
     """Logistic regression on standardised features."""
@@ -162,15 +174,15 @@ def classifier() -> Classifier:
 
 
 def add_closures(
-    phones: Sequence[PhoneSegment], closures: Sequence[Closure], probability: np.ndarray, lag: float
+    phones: Sequence[PhoneSegment], closures: Sequence[Closure], probability: np.ndarray, lag: float, least: float
 ) -> list[PhoneSegment]:
     """``phones`` (contiguous, timed ``lag`` before the sound) with a bilabial over each closure of
-    probability THRESHOLD or more that has none recognized within AGREE_S (never over silence)."""
+    probability ``least`` or more that has none recognized within AGREE_S (never over silence)."""
     out = list(phones)
     have = [(p.start + p.end) / 2 for p in phones if p.phone in PHONE_CLASSES[-1]]
     for c, p in zip(closures, probability, strict=True):
         t = c.time - lag
-        if p < THRESHOLD or any(abs(h - t) < AGREE_S for h in have):
+        if p < least or any(abs(h - t) < AGREE_S for h in have):
             continue
         i = next((k for k, seg in enumerate(out) if seg.start <= t < seg.end), None)
         if i is None or out[i].phone == SIL:

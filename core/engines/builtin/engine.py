@@ -13,7 +13,7 @@ from core.arkit import ARKIT_CHANNELS, EMOTIONS
 from core.audio import SAMPLE_RATE
 from core.engines.base import EngineOptions, ProgressFn, check_cancel, check_loudness
 from core.engines.builtin import emotion as emo
-from core.engines.builtin.closures import add_closures, classifier, features, find_closures
+from core.engines.builtin.closures import add_closures, classifier, features, find_closures, threshold
 from core.engines.builtin.coarticulation import blend, fill_voiced_silence, open_for_speech
 from core.engines.builtin.filters import gaussian
 from core.engines.builtin.life import blinks, gaze_channels, head_motion, head_rotvec, saccades
@@ -224,13 +224,14 @@ def _smooth(params: np.ndarray, sigma_frames: float) -> np.ndarray:
 
 def more_bilabials(audio: np.ndarray, phones: list[PhoneSegment], prosody: Prosody) -> list[PhoneSegment]:
     """Recognized ``phones`` with the bilabials heard by second opinions (:func:`second_opinions`) and
-    the closures of the sound that the classifier of :mod:`.closures` takes for bilabials."""
+    the closures of the sound that the classifier of :mod:`.closures` takes for bilabials (more
+    readily in a reverberant room: :func:`.closures.threshold`)."""
     more, loop = second_opinions(audio, phones, prosody.rt60)
     closures = find_closures(prosody)
     if not closures:
         return more
     probability = classifier().probability(features(prosody, closures, phones, loop, WINDOW_CENTRE))
-    return add_closures(more, closures, probability, WINDOW_CENTRE)
+    return add_closures(more, closures, probability, WINDOW_CENTRE, threshold(prosody.rt60))
 
 
 def second_opinions(
