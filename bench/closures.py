@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from core.engines.builtin import closures as cl
+from core.engines.builtin.visemes import BILABIALS
 
 LABEL_TOLERANCE_S = 0.02
 REGULARISATION = 10.0
@@ -42,9 +43,7 @@ def clip_examples(folder: Path, clip) -> tuple[np.ndarray, np.ndarray, float]:
     y = np.array(
         [
             any(
-                p.phone in cl.PHONE_CLASSES[-1]
-                and p.end > c.time - LABEL_TOLERANCE_S
-                and p.start < c.time + LABEL_TOLERANCE_S
+                p.phone in BILABIALS and p.end > c.time - LABEL_TOLERANCE_S and p.start < c.time + LABEL_TOLERANCE_S
                 for p in clip.phones
             )
             for c in closures

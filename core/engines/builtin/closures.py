@@ -7,8 +7,9 @@ of its misses have no bilabial recognized nearby), while the closure itself stil
 91% of the voices set's p/b/m have a dip of DIP_DB or more. A logistic regression over each dip's
 features (:func:`features`) gives the probability that it is a bilabial; where it reaches the room's
 :func:`threshold` and no bilabial is recognized within AGREE_S, one is laid over the dip (the engine's
-contacts then shut the lips over the dip's deep part). The weights (``closures.json``) are trained on the voices set's
-even-numbered sentences by ``mouthpiece bench closures --write``; its odd ones measure them.
+contacts then shut the lips over the dip's deep part). The weights (``closures.json``) are trained on
+the voices set's even-numbered sentences by ``mouthpiece bench closures --write``; its odd ones
+measure them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from core.engines.builtin.prosody import HOP, Prosody
 from core.engines.builtin.room import REVERBERANT_RT60_S
+from core.engines.builtin.visemes import BILABIALS
 from core.phonetics.segments import SIL, PhoneSegment
 
 WEIGHTS = Path(__file__).with_name("closures.json")
@@ -59,7 +61,7 @@ PHONE_CLASSES: tuple[frozenset[str], ...] = (
     frozenset({"L", "R", "W", "Y", "HH"}),
     frozenset({"F", "V", "TH", "DH", "S", "Z", "SH", "ZH", "CH", "JH"}),
     frozenset({SIL}),
-    frozenset({"P", "B", "M"}),
+    BILABIALS,
 )
 """What a recognition may put at a closure: vowels, oral stops, nasals, approximants, fricatives,
 silence, bilabials."""
@@ -140,7 +142,7 @@ def _phone_context(phones: Sequence[PhoneSegment], t: float) -> list[float]:
     """One-hot class of the phone at ``t``, and seconds to the nearest bilabial (capped)."""
     at = next((p.phone for p in phones if p.start <= t < p.end), SIL)
     onehot = [float(at in cls) for cls in PHONE_CLASSES]
-    gaps = [abs((p.start + p.end) / 2 - t) for p in phones if p.phone in PHONE_CLASSES[-1]]
+    gaps = [abs((p.start + p.end) / 2 - t) for p in phones if p.phone in BILABIALS]
     return [*onehot, min(min(gaps, default=NEAREST_CAP_S), NEAREST_CAP_S)]
 
 
@@ -179,7 +181,7 @@ def add_closures(
     """``phones`` (contiguous, timed ``lag`` before the sound) with a bilabial over each closure of
     probability ``least`` or more that has none recognized within AGREE_S (never over silence)."""
     out = list(phones)
-    have = [(p.start + p.end) / 2 for p in phones if p.phone in PHONE_CLASSES[-1]]
+    have = [(p.start + p.end) / 2 for p in phones if p.phone in BILABIALS]
     for c, p in zip(closures, probability, strict=True):
         t = c.time - lag
         if p < least or any(abs(h - t) < AGREE_S for h in have):
