@@ -27,6 +27,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from core.testing.samples import REPO
 from core.testing.samples import STYLETALK_SAMPLES as SAMPLES
 from core.testing.voices import Clip
 from core.track import Track
+
+if TYPE_CHECKING:
+    from core.engines.base import Engine, EngineOptions
 
 DEV_SENTENCES: tuple[str, ...] = (
     "Bob bought a big blue bump map for the boat.",
@@ -144,12 +148,17 @@ def run_real_in_process(gauge: LipGauge, engine_name: str, clips: Sequence[str] 
         seconds = audio.size / 16000
         if not rows:  # load the decoders before timing anything
             engine.run(audio[: 16000 * 2], EngineOptions())
-        t0, c0 = time.perf_counter(), cpu_seconds()
-        track = engine.run(audio, EngineOptions(seed=0))
-        wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+        track, wall, cpu = _timed_run(engine, audio, EngineOptions(seed=0))
         labels = clip_labels(SAMPLES / "source_video" / "phoneme" / f"{wav.stem}_seq.json", seconds)
         rows.append((wav.stem, score(labels, track, gauge, wall, seconds, cpu, OPEN_AND_MID_VOWELS)))
     return rows
+
+
+def _timed_run(engine: Engine, audio: np.ndarray, options: EngineOptions) -> tuple[Track, float, float]:
+    """The engine's track, and the wall and CPU seconds it took."""
+    t0, c0 = time.perf_counter(), cpu_seconds()
+    track = engine.run(audio, options)
+    return track, time.perf_counter() - t0, cpu_seconds() - c0
 
 
 def _real_wavs(clips: Sequence[str] | None) -> list[Path]:
@@ -217,9 +226,7 @@ def run_voices(
         scored: list[Scores] = []
         accepted = False
         for transcript in (clip.text, None):
-            t0, c0 = time.perf_counter(), cpu_seconds()
-            track = engine.run(audio, EngineOptions(seed=0, transcript=transcript))
-            wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            track, wall, cpu = _timed_run(engine, audio, EngineOptions(seed=0, transcript=transcript))
             scored.append(score(labels, track, gauge, wall, seconds, cpu, OPEN_AND_MID_VOWELS))
             if transcript:
                 accepted = bool(track.meta.get("transcript_used"))
