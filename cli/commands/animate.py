@@ -33,7 +33,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_engine_arguments(parser)
     parser.add_argument("--fps", help="frame rate of the track (default: the engine's native rate)")
-    parser.add_argument("--phonemes", type=Path, help="JSON list of 30 fps phoneme indices (StyleTalk)")
+    parser.add_argument(
+        "--phonemes",
+        type=Path,
+        help="JSON list of 30 fps phoneme indices (StyleTalk's phindex), used instead of finding phones in the audio",
+    )
     parser.add_argument("--model-dir", type=Path, help="folder with the engine's weights")
     parser.add_argument("--checkpoint", type=Path, help="checkpoint file of the engine")
     parser.add_argument("--model-config", help="model configuration file of the engine")

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from core.errors import InputError
 
 SIL = "SIL"
 
@@ -114,6 +117,30 @@ def phones_to_frames(segments: list[PhoneSegment], fps: float, n_frames: int) ->
         for i in range(int(lo), int(hi)):
             frames[i] = seg.phone
     return frames
+
+
+def check_styletalk_indices(phonemes: Any) -> np.ndarray:
+    """``phonemes`` as (n,) int64 StyleTalk indices (one per 30 fps frame), or an InputError saying what is wrong."""
+    seq = np.asarray(phonemes)
+    if seq.ndim != 1 or not np.issubdtype(seq.dtype, np.integer):
+        raise InputError("phonemes must be a flat list of integer indices (one per 30 fps frame)")
+    if seq.size and (seq.min() < 0 or seq.max() >= len(STYLETALK_SYMBOLS)):
+        raise InputError(f"phoneme indices must be in 0..{len(STYLETALK_SYMBOLS) - 1} (StyleTalk's phindex)")
+    return seq.astype(np.int64)
+
+
+def styletalk_segments(seq: np.ndarray, lag: float = STYLETALK_LAG_S) -> list[PhoneSegment]:
+    """Phone segments of 30 fps StyleTalk indices, ``lag`` seconds earlier (the inverse of
+    :func:`styletalk_indices`: the timing of recognized phones); noise is silence."""
+    out: list[PhoneSegment] = []
+    for k, index in enumerate(seq.tolist()):
+        phone = normalize_phone(STYLETALK_SYMBOLS[index])
+        start = k / STYLETALK_FPS - lag
+        if out and out[-1].phone == phone:
+            out[-1] = PhoneSegment(phone, out[-1].start, start + 1 / STYLETALK_FPS)
+        else:
+            out.append(PhoneSegment(phone, start, start + 1 / STYLETALK_FPS))
+    return out
 
 
 def styletalk_indices(segments: list[PhoneSegment], n_frames: int, lag: float = STYLETALK_LAG_S) -> np.ndarray:

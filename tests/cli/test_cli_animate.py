@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
@@ -124,14 +125,27 @@ def test_a_live_link_face_csv_reads_back_as_the_take(hello_track, tmp_path, caps
     assert not [p for p in tmp_path.iterdir() if p != out], "no temporary file is left beside it"
 
 
-def test_phonemes_alone_need_no_audio(tmp_path):
+def test_phonemes_alone_animate_the_builtin_engine(tmp_path):
+    """The word mama as 30 fps StyleTalk indices (M 21, AA 0, SIL 31), and no audio."""
+    from core.rigs import load_rig
+    from core.testing.lips import LipGauge
+
+    frames = [31] * 9 + [21] * 3 + [0] * 6 + [21] * 3 + [0] * 6 + [31] * 9
     seq = tmp_path / "seq.json"
-    seq.write_text("[31, 31, 21, 0, 0, 27, 31]")
-    out = tmp_path / "rest.npz"
+    seq.write_text(json.dumps(frames))
+    out = tmp_path / "mama.npz"
     assert main(["animate", "--phonemes", str(seq), "-o", str(out), "-q"]) == 0
     track = Track.load(out)
-    assert track.num_frames == round(7 / 30 * 60)  # silent audio as long as the 30 fps sequence
-    assert track.channel("jawOpen").max() == 0.0
+    assert track.num_frames == round(len(frames) / 30 * 60)  # silent audio as long as the 30 fps sequence
+    assert track.meta["phonemes"] == "given" and track.meta["warnings"] == []
+    closed = LipGauge(load_rig("arkit")).closed(track)
+    jaw = track.channel("jawOpen")
+    at = lambda k: round((k + 0.5) / 30 * 60)  # noqa: E731  the 60 fps frame at the centre of 30 fps frame k
+    for vowel in (15, 24):
+        assert jaw[at(vowel)] > 0.3 and not closed[at(vowel)]
+    for m in (10, 19):
+        assert closed[at(m)]
+    assert jaw[: at(3)].max() < 0.02 and jaw[at(len(frames) - 3) :].max() < 0.02  # at rest in the silence
 
 
 @pytest.mark.parametrize("content", ["not json", "[]", '["AA"]', "[-1]"])

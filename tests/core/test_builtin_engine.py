@@ -379,3 +379,49 @@ def test_loudness_opens_a_shouted_line_wider_than_a_whispered_one(engine, papa_b
     assert jaw[1.0, "absolute"] == pytest.approx(jaw[1.0, "clip"], rel=0.1)  # espeak is near the reference
     with pytest.raises(InputError, match="loudness must be one of absolute, clip, not 'loud'"):
         engine.run(audio, EngineOptions(extra={"loudness": "loud"}))
+
+
+def _labelled_clip(samples_dir, name: str = "feifeili_clip3") -> tuple[np.ndarray, list[int]]:
+    """A real clip and its 30 fps StyleTalk phoneme indices."""
+    import json
+
+    from core.audio import load_audio
+
+    audio = load_audio(samples_dir / "source_video" / "wav" / f"{name}.wav")
+    seq = json.loads((samples_dir / "source_video" / "phoneme" / f"{name}_seq.json").read_text())
+    return audio, seq[: round(audio.size / SAMPLE_RATE * 30)]
+
+
+def test_given_phonemes_shut_the_lips_on_every_labelled_bilabial(engine, gauge, samples_dir):
+    from bench.lipsync import clip_labels
+    from core.phonetics.segments import STYLETALK_LAG_S
+    from core.testing.lips import score
+
+    audio, seq = _labelled_clip(samples_dir)
+    track = engine.run(audio, EngineOptions(extra={"phonemes": seq}))
+    assert track.meta["phonemes"] == "given" and track.meta["warnings"] == []
+    labels = clip_labels(samples_dir / "source_video" / "phoneme" / "feifeili_clip3_seq.json", audio.size / SAMPLE_RATE)
+    scores = score(labels, track, gauge, 1.0, 1.0, label_lag=STYLETALK_LAG_S)
+    hit, runs = scores.bilabial
+    assert runs >= 5 and hit == runs
+    # the phones are the labels', 40 ms earlier (recognized phones' timing), not recognized ones
+    m = next(p for p in track.meta["phones"] if p[0] == "M")
+    first = seq.index(21)  # StyleTalk's M
+    assert m[1] == pytest.approx(first / 30 - STYLETALK_LAG_S, abs=1e-3)
+
+
+def test_given_phonemes_set_a_transcript_aside_and_say_when_they_miss_the_audio(engine, samples_dir):
+    audio, seq = _labelled_clip(samples_dir)
+    track = engine.run(audio, EngineOptions(transcript="something else", extra={"phonemes": seq[:60]}))
+    assert track.meta["transcript_used"] is False
+    assert track.meta["warnings"] == [
+        "the phonemes cover 2.00 s of the 7.01 s audio",
+        "phonemes were given; the transcript was ignored",
+    ]
+    assert all(p[0] == "SIL" for p in track.meta["phones"] if p[1] >= 2.0)
+
+
+@pytest.mark.parametrize("phonemes", [[41], [-1], [[0, 1]], ["AA"], [0.5]])
+def test_bad_phonemes_are_refused(engine, phonemes):
+    with pytest.raises(InputError, match="phoneme"):
+        engine.run(np.zeros(SAMPLE_RATE, np.float32), EngineOptions(extra={"phonemes": phonemes}))

@@ -22,7 +22,13 @@ from core.engines.builtin.prosody import Prosody, analyse
 from core.engines.builtin.room import REVERBERANT_RT60_S, suppress_late_reverb
 from core.engines.builtin.visemes import PARAMS, P
 from core.errors import InputError
-from core.phonetics.segments import PhoneSegment
+from core.phonetics.segments import (
+    STYLETALK_FPS,
+    PhoneSegment,
+    check_styletalk_indices,
+    styletalk_segments,
+    tile,
+)
 from core.track import Track
 
 VERSION = "1.0"
@@ -37,6 +43,8 @@ window later."""
 CONTACT_PARAMS = frozenset({"close", "press", "roll_lower"})
 SMOOTHING = 0.016
 """Seconds (Gaussian sigma) of the final smoothing of the mouth: no articulator jumps in one frame."""
+PHONEMES_SLACK_S = 0.1
+"""Given phonemes may end this much before or after the audio without a warning."""
 HEAD_AXES = "axis-angle radians in the head's frame (Z up, front -Y, left +X): x chin down, z turn left, y tilt"
 
 
@@ -95,9 +103,17 @@ class BuiltinEngine:
         prosody = analyse(audio)
         check_cancel(cancel)
 
+        given = options.extra.get("phonemes")
         transcript = _usable_transcript(options.transcript, warnings)
         phones: list[PhoneSegment] = []
-        if transcript and not prosody.has_speech:
+        if given is not None:
+            phones = _given_phones(given, duration, warnings)
+            if transcript:
+                warnings.append("phonemes were given; the transcript was ignored")
+                transcript = None
+            if not prosody.has_speech:
+                prosody = prosody.spoken_over(phones)
+        elif transcript and not prosody.has_speech:
             warnings.append("the audio is silent; the transcript was ignored")
         elif prosody.has_speech:
             report(0.15, "aligning phones" if transcript else "recognizing phones")
@@ -107,6 +123,7 @@ class BuiltinEngine:
             warnings.extend(front_warnings)
             if not _transcript_used(transcript, warnings):
                 phones = more_bilabials(audio, phones, prosody)
+        trusted = given is not None or _transcript_used(transcript, warnings)
         check_cancel(cancel)
 
         report(0.7, "animating")
@@ -119,7 +136,7 @@ class BuiltinEngine:
             1.0 / fps,
             dip=lambda t: prosody.at("dip", t),
             room=lambda t: prosody.at("room", t),
-            trust_phones=_transcript_used(transcript, warnings),
+            trust_phones=trusted,
         )
         weights = emo.emotion_weights(times, options.emotion, options.intensity, options.emotion_keys)
         # the mouth opens ahead of the sound and closes with it
@@ -158,6 +175,7 @@ class BuiltinEngine:
                 "seed": int(options.seed),
                 "audio_duration": round(duration, 4),
                 "transcript_used": _transcript_used(transcript, warnings),
+                "phonemes": "given" if given is not None else "pocketsphinx",
                 "warnings": warnings,
                 "head_axes": HEAD_AXES,
                 "phones": [[p.phone, round(float(p.start), 3), round(float(p.end), 3)] for p in phones],
@@ -258,6 +276,15 @@ def _check_audio(audio: np.ndarray) -> np.ndarray:
     if not np.isfinite(x).all():
         raise InputError("the audio contains NaN or infinite samples")
     return x
+
+
+def _given_phones(phonemes: Any, duration: float, warnings: list[str]) -> list[PhoneSegment]:
+    """The phones of 30 fps StyleTalk phoneme indices over the clip, timed as recognized phones are."""
+    seq = check_styletalk_indices(phonemes)
+    covered = seq.size / STYLETALK_FPS
+    if abs(covered - duration) > PHONEMES_SLACK_S:
+        warnings.append(f"the phonemes cover {covered:.2f} s of the {duration:.2f} s audio")
+    return tile(styletalk_segments(seq), duration)
 
 
 def _transcript_used(transcript: str | None, warnings: list[str]) -> bool:

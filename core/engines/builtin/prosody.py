@@ -4,13 +4,15 @@ that sends the mouth to rest in silence, and a pitch curve for head motion."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from core.audio import SAMPLE_RATE
 from core.engines.builtin.filters import closing, moving_max, moving_mean
 from core.engines.builtin.room import reverberation_time
+from core.phonetics.segments import SIL, PhoneSegment
 
 HOP = 0.01
 WINDOW = 0.025
@@ -29,6 +31,8 @@ LOUDNESS_DB_PER_UNIT = 40.0
 LOUDNESS_GAIN_RANGE = (0.75, 1.3)
 """Jaw gain per dB away from the reference, and its limits (a whisper 20 dB down opens half as much
 more narrowly; a gain mistake cannot shut or overopen the mouth)."""
+SPOKEN_LEVEL = 0.7
+"""Loudness (0..1) of phones animated without their sound (phonemes alone)."""
 TAIL_DROP_DB = 12.0
 TAIL_MIN_S = 0.15
 RISE_DB = 0.5
@@ -71,6 +75,16 @@ class Prosody:
         a shouted line opens wider than a whispered one (within the clip, motion follows the level)."""
         gain = 1.0 + (self.speech_level - SPEECH_REFERENCE_DBFS) / LOUDNESS_DB_PER_UNIT
         return float(np.clip(gain, *LOUDNESS_GAIN_RANGE))
+
+    def spoken_over(self, phones: Sequence[PhoneSegment]) -> Prosody:
+        """This silent clip's analysis with the voice on over ``phones`` other than silence, at
+        SPOKEN_LEVEL and the reference speech level: for animating phonemes alone."""
+        on = np.zeros(self.times.size)
+        for p in phones:
+            if p.phone != SIL:
+                on[(self.times >= p.start) & (self.times < p.end)] = 1.0
+        voice = moving_mean(on, 5)
+        return replace(self, level=SPOKEN_LEVEL * voice, voice=voice, speech=voice, speech_level=SPEECH_REFERENCE_DBFS)
 
     @property
     def has_speech(self) -> bool:

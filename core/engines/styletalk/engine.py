@@ -14,14 +14,13 @@ from core.engines.styletalk.config import read_overrides
 from core.engines.styletalk.style_clip import find_style, list_styles, pad_style_clip, read_style_clip
 from core.errors import InputError, ModelMissingError
 from core.model_files import STYLETALK
+from core.phonetics.segments import STYLETALK_SIL, check_styletalk_indices
 from core.track import Track
 
 if TYPE_CHECKING:
     from core.engines.styletalk.model import StyleTalkNet
 
 FPS = 30.0
-VOCAB = 41
-SIL = 31
 
 
 class StyleTalkEngine:
@@ -91,7 +90,7 @@ class StyleTalkEngine:
         warnings: list[str] = []
         phonemes = options.extra.get("phonemes")
         if phonemes is not None:
-            seq = validate_phonemes(phonemes)
+            seq = check_styletalk_indices(phonemes)
         else:
             if audio is None:
                 raise InputError("StyleTalk needs audio or a phoneme sequence")
@@ -110,7 +109,7 @@ class StyleTalkEngine:
         clip, mask = pad_style_clip(style, cfg.style_max_len)
         if style.shape[0] > cfg.style_max_len:
             warnings.append(f"style clip has {style.shape[0]} frames; its first {cfg.style_max_len} are used")
-        windows = torch.from_numpy(phoneme_windows(seq, cfg.half_window, SIL))[None].to(device)
+        windows = torch.from_numpy(phoneme_windows(seq, cfg.half_window, STYLETALK_SIL))[None].to(device)
         report(0.1, "animating")
 
         def on_chunk(fraction: float) -> None:
@@ -139,15 +138,6 @@ class StyleTalkEngine:
         )
         report(1.0, "done")
         return track
-
-
-def validate_phonemes(phonemes: Any) -> np.ndarray:
-    seq = np.asarray(phonemes)
-    if seq.ndim != 1 or not np.issubdtype(seq.dtype, np.integer):
-        raise InputError("phonemes must be a flat list of integer indices (one per 30 fps frame)")
-    if seq.size and (seq.min() < 0 or seq.max() >= VOCAB):
-        raise InputError(f"phoneme indices must be in 0..{VOCAB - 1} (StyleTalk's phindex)")
-    return seq.astype(np.int64)
 
 
 def audio_phonemes(audio: np.ndarray, transcript: str | None) -> tuple[np.ndarray, list[str]]:
