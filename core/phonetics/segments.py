@@ -64,7 +64,9 @@ STYLETALK_FPS = 30.0
 # finds in the same audio. Over the 11 sample clips, exact agreement of recognize_phones by lag:
 # 0 ms 0.471, 20 ms 0.566, 30 ms 0.606, 40 ms 0.618, 50 ms 0.603, 60 ms 0.569 (a phone loop peaks at
 # 40 ms too). pocketsphinx itself is on time against espeak-ng's phone events (median offset -3 to
-# -7 ms), so the lag is the labels' convention; the StyleTalk model was trained on it.
+# -7 ms), so the lag is the labels' convention; the StyleTalk model was trained on it. The sound alone
+# says the same (core.testing.lips.label_lag: the formant band separates labelled vowels from labelled
+# p/b/m best with the labels read 30-50 ms early, on every clip; espeak-ng's own labels 0-20 ms).
 STYLETALK_LAG_S = 0.04
 
 

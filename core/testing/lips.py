@@ -26,6 +26,8 @@ that speakers often say with nearly closed lips."""
 OPEN_AND_MID_VOWELS = OPEN_VOWELS | {"AH", "ER"}
 """The stricter set of the voices set's false-closure figure: schwa and r-coloured vowels too."""
 ROUNDED = frozenset({"OW", "UW", "W", "OY"})
+LAG_SEARCH_S = 0.08
+LAG_STEP_S = 0.01
 
 
 @dataclass
@@ -95,12 +97,14 @@ def score(
     seconds: float,
     cpu: float = 0.0,
     open_vowels: frozenset[str] = OPEN_VOWELS,
+    label_lag: float = 0.0,
 ) -> Scores:
-    """Score a track against per-frame labels at 30 fps, sampling the track at each label's centre
-    (exactly, for a track at a multiple of 60 fps; else the frame just before)."""
+    """Score a track against per-frame labels at 30 fps, sampling the track at each label's centre less
+    ``label_lag``, the seconds by which the labels run behind the sound (StyleTalk's: see
+    :func:`label_lag`): at the nearest frame (the earlier of two as near)."""
     n = len(labels)
-    at = np.floor((np.arange(n) + 0.5) / LABEL_FPS * track.fps + 1e-6).astype(int)
-    at = np.minimum(at, track.num_frames - 1)
+    at = np.floor(((np.arange(n) + 0.5) / LABEL_FPS - label_lag) * track.fps + 0.5 - 1e-6).astype(int)
+    at = np.clip(at, 0, track.num_frames - 1)
     closed = gauge.closed(track)[at]
     rounding = (track.channel("mouthFunnel") + track.channel("mouthPucker"))[at] >= ROUNDING_THRESHOLD
     lab = np.array(labels)
@@ -125,3 +129,22 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """[start, end) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
+
+
+def label_lag(clips: Sequence[tuple[np.ndarray, Sequence[str]]]) -> float:
+    """Seconds by which 30 fps phone labels run behind their sound, found from the sound alone: the lag
+    (within ±LAG_SEARCH_S) at which the formant band sits highest on the labelled open vowels against
+    the labelled p/b/m, whose closures dip it deepest (``clips``: (16 kHz audio, labels) pairs)."""
+    from core.engines.builtin.prosody import analyse
+
+    lags = np.arange(-LAG_SEARCH_S, LAG_SEARCH_S + LAG_STEP_S / 2, LAG_STEP_S)
+    separation = np.zeros(lags.size)
+    for audio, labels in clips:
+        prosody = analyse(audio)
+        lab = np.asarray(labels)
+        centres = (np.arange(lab.size) + 0.5) / LABEL_FPS
+        vowel, bilabial = np.isin(lab, list(OPEN_AND_MID_VOWELS)), np.isin(lab, list(BILABIALS))
+        for i, lag in enumerate(lags):
+            depth = prosody.at("dip", centres - lag)
+            separation[i] += depth[vowel].sum() - depth[bilabial].sum()
+    return float(lags[int(np.argmax(separation))])
