@@ -425,3 +425,17 @@ def test_given_phonemes_set_a_transcript_aside_and_say_when_they_miss_the_audio(
 def test_bad_phonemes_are_refused(engine, phonemes):
     with pytest.raises(InputError, match="phoneme"):
         engine.run(np.zeros(SAMPLE_RATE, np.float32), EngineOptions(extra={"phonemes": phonemes}))
+
+
+def test_given_phonemes_keep_the_mouth_open_where_the_sound_fades(engine, gauge):
+    from core.phonetics import styletalk_indices
+
+    audio, phones = synthesize("pa", rate=100)  # a long AA, then the end of the clip
+    vowel = next(p for p in phones if p.phone == "AA")
+    faded = audio.copy()
+    faded[round((vowel.start + 0.5 * (vowel.end - vowel.start)) * SAMPLE_RATE) :] *= 0.003  # -50 dB
+    t = vowel.start + 0.8 * (vowel.end - vowel.start)  # silence to the voice gate, still AA to the labels
+    assert analyse(faded).at("voice", np.array([t]))[0] < 0.5
+    seq = styletalk_indices(phones, round(audio.size / SAMPLE_RATE * 30))
+    track = engine.run(faded, EngineOptions(extra={"phonemes": seq.tolist()}))
+    assert not gauge.closed(track)[round(t * track.fps)]

@@ -111,8 +111,6 @@ class BuiltinEngine:
             if transcript:
                 warnings.append("phonemes were given; the transcript was ignored")
                 transcript = None
-            if not prosody.has_speech:
-                prosody = prosody.spoken_over(phones)
         elif transcript and not prosody.has_speech:
             warnings.append("the audio is silent; the transcript was ignored")
         elif prosody.has_speech:
@@ -128,6 +126,8 @@ class BuiltinEngine:
 
         report(0.7, "animating")
         centred = [PhoneSegment(p.phone, p.start + WINDOW_CENTRE, p.end + WINDOW_CENTRE) for p in phones]
+        if given is not None:
+            prosody = prosody.spoken_over(centred)
         voiced = fill_voiced_silence(centred, prosody.speaking)
         params = blend(
             voiced,

@@ -77,13 +77,16 @@ class Prosody:
         return float(np.clip(gain, *LOUDNESS_GAIN_RANGE))
 
     def spoken_over(self, phones: Sequence[PhoneSegment]) -> Prosody:
-        """This silent clip's analysis with the voice on over ``phones`` other than silence, at
-        SPOKEN_LEVEL and the reference speech level: for animating phonemes alone."""
+        """The analysis with the voice on over given ``phones`` other than silence too (they are the
+        user's word where the sound fades); a silent clip's also at SPOKEN_LEVEL and the reference
+        speech level (phonemes animated alone)."""
         on = np.zeros(self.times.size)
         for p in phones:
             if p.phone != SIL:
                 on[(self.times >= p.start) & (self.times < p.end)] = 1.0
         voice = moving_mean(on, 5)
+        if self.has_speech:
+            return replace(self, voice=np.maximum(self.voice, voice))
         return replace(self, level=SPOKEN_LEVEL * voice, voice=voice, speech=voice, speech_level=SPEECH_REFERENCE_DBFS)
 
     @property
