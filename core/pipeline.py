@@ -254,14 +254,29 @@ def read_transcript(args: argparse.Namespace) -> str | None:
         raise InputError(f"{args.transcript_file.name}: the transcript must be UTF-8 text") from None
 
 
+PHONEME_FILE_BYTES_PER_FRAME = 16
+"""A phoneme file larger than this per frame of the longest clip is refused before it is parsed."""
+
+
 def read_phonemes(path: Path) -> list[int]:
-    """``--phonemes``: a JSON list of 30 fps phoneme indices."""
+    """``--phonemes``: a JSON list of 30 fps phoneme indices, as long as a clip may be (MAX_SECONDS)."""
+    from core.audio import MAX_SECONDS
+    from core.phonetics.segments import STYLETALK_FPS
+
     if not path.is_file():
         raise InputError(f"phoneme file not found: {path}")
+    longest = int(MAX_SECONDS * STYLETALK_FPS)
+    if path.stat().st_size > PHONEME_FILE_BYTES_PER_FRAME * longest:
+        raise InputError(f"{path.name}: too large for a phoneme list of at most {MAX_SECONDS:g} s (split the clip)")
     try:
         seq = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise InputError(f"{path.name}: not a JSON list of phoneme indices") from None
     if not isinstance(seq, list) or not seq or not all(isinstance(i, int) and i >= 0 for i in seq):
         raise InputError(f"{path.name}: expected a non-empty JSON list of phoneme indices (whole numbers ≥ 0)")
+    if len(seq) > longest:
+        raise InputError(
+            f"{path.name}: {len(seq)} phoneme frames are {len(seq) / STYLETALK_FPS:.0f} s at 30 fps, "
+            f"longer than the limit of {MAX_SECONDS:g} s (split the clip)"
+        )
     return seq

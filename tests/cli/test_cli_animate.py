@@ -156,6 +156,24 @@ def test_bad_phoneme_files_are_refused(tmp_path, capsys, content):
     assert "phoneme" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            json.dumps([31] * (3600 * 30 + 1)),
+            "108001 phoneme frames are 3600 s at 30 fps, longer than the limit of 3600 s",
+        ),
+        ("[" + " " * 2_000_000 + "31]", "too large for a phoneme list of at most 3600 s"),
+    ],
+)
+def test_phoneme_lists_longer_than_a_clip_may_be_are_refused_before_any_memory_goes(tmp_path, capsys, content, message):
+    seq = tmp_path / "seq.json"
+    seq.write_text(content)
+    assert main(["animate", "--phonemes", str(seq), "-o", str(tmp_path / "t.npz")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "t.npz").exists()
+
+
 def test_builtin_path_imports_neither_torch_nor_heavy_scipy(tmp_path):
     code = (
         "import sys; from cli.main import main; "
