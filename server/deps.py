@@ -78,15 +78,10 @@ class ServerState:
         return JobStatus(
             id=job.id,
             kind=job.kind,
-            state=job.state,
-            progress=job.progress,
-            message=job.message,
             engine=job.engine,
             audio_seconds=job.audio_seconds,
             created=job.created,
-            started=job.started,
-            finished=job.finished,
-            queue_position=self.manager.queue_position(job),
+            **self.manager.progress_of(job),
         )
 
 

@@ -244,11 +244,20 @@ class JobManager:
             )
         return job
 
-    def queue_position(self, job: Job) -> int | None:
-        """How many jobs wait before ``job`` on its device, or None when it is not queued."""
+    def progress_of(self, job: Job) -> dict[str, Any]:
+        """``job``'s state, progress, message, start and finish times and queue position (how many jobs
+        wait before it on its device, None when it is not queued), read together under the store's lock:
+        a finish whose record cannot be saved is taken back under it, so no reader sees that state."""
         with self._lock:
             pending = self._pending[self.pool.device_for(job.engine)]
-            return pending.index(job.id) if job.id in pending else None
+            return {
+                "state": job.state,
+                "progress": job.progress,
+                "message": job.message,
+                "started": job.started,
+                "finished": job.finished,
+                "queue_position": pending.index(job.id) if job.id in pending else None,
+            }
 
     def cancel(self, job_id: str) -> Job:
         """Cancel a queued job now, or ask a running one to stop at its next check."""

@@ -248,3 +248,38 @@ def test_loudness_clip_is_refused_for_an_engine_without_that_option() -> None:
     with pytest.raises(InputError, match=r"engine 'emote' has no loudness option .*; leave loudness out"):
         animate_request(JobParams(engine="emote", loudness="clip"), get_engine("emote"), 100)
     assert animate_request(JobParams(loudness="clip"), get_engine("builtin"), 100).loudness == "clip"
+
+
+def test_no_reader_sees_a_finish_that_the_disk_takes_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker sets a job done, its record cannot be saved, and the job goes back to how it was (the
+    worker then fails it): a status read meanwhile waits and never sees "done"."""
+    jobs = manager(tmp_path)
+    job = jobs.submit(JobParams(), CLIP)
+    saving, release = threading.Event(), threading.Event()
+
+    def failing_save(_job) -> None:
+        saving.set()
+        release.wait(5)
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jobs, "_save", failing_save)
+    raised: list[OSError] = []
+
+    def finish() -> None:
+        with jobs._lock:
+            try:
+                jobs._finish_locked(job, "done", "")
+            except OSError as exc:
+                raised.append(exc)
+
+    finisher = threading.Thread(target=finish)
+    finisher.start()
+    assert saving.wait(5)
+    with ThreadPoolExecutor(1) as pool:
+        seen = pool.submit(jobs.progress_of, job)
+        time.sleep(0.2)
+        assert not seen.done(), "the status read waits for the finish to settle"
+        release.set()
+        assert seen.result(5)["state"] == "queued"
+    finisher.join(5)
+    assert raised and job.state == "queued"
