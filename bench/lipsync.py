@@ -293,7 +293,7 @@ def print_voices(rows: Sequence[VoicesRow], real: Scores | None, labelled: Score
         print(f"{'target':<16}{'':>6}" + "".join(f"{targets.get(k, ''):>11}" for k, _ in VOICES_FIGURES))
     print("* false closure counts AH and ER as open vowels too; RTF is the engine's alone (no start-up)")
     if labelled is not None:
-        print("** the StyleTalk clips animated from their own labelled phones (--phonemes): an exact recognizer")
+        print("** the StyleTalk clips animated from their own labelled phones (--phonemes), which the mouth follows")
     print("\nvoices set, transcript decision (wrong = another sentence of the set)")
     print(f"{'condition':<16}{'clips':>6}{'right kept':>12}{'wrong refused':>15}")
     for name, group in groups:
